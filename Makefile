@@ -1,0 +1,72 @@
+# offline-push: the commands a newcomer can guess. `make run` and `make test` are the README's two commands.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# One Python everywhere: the Lambda runtime in template.yaml, the layer's BuildMethod and the test venv.
+# tests/unit/test_template.py fails if they disagree.
+PYTHON_VERSION := 3.13
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+# pyenv's own build first: its shim for python3.13 exists even when that version is not selected.
+PYTHON ?= $(firstword $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION)))) \
+                      $(shell command -v python$(PYTHON_VERSION) 2>/dev/null))
+# SAM CLI and cfn-lint get their own venv: aws-sam-cli pins an older boto3 than the tests use.
+SAM_PYTHON ?= $(firstword $(shell command -v python3 2>/dev/null) $(PYTHON))
+
+VENV := .venv
+VENV_SAM := .venv-sam
+BIN := $(VENV)/bin
+SAM := $(VENV_SAM)/bin/sam
+
+.PHONY: help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-dev.txt layers/offline_push/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (pyenv install $(PYTHON_VERSION)) or set PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV_SAM)/bin/.installed: requirements-sam.txt
+	$(SAM_PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV_SAM)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+.PHONY: venv
+venv: $(BIN)/.installed $(VENV_SAM)/bin/.installed  ## create the test venv and the SAM venv
+
+.PHONY: lint
+lint: $(BIN)/.installed  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/offline_push/offline_push local tests $(wildcard functions/*/*.py bench/*.py)
+
+.PHONY: format
+format: $(BIN)/.installed  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: validate
+validate: $(VENV_SAM)/bin/.installed  ## sam validate --lint (cfn-lint) on template.yaml, offline
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
+
+.PHONY: pytest
+pytest: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: test
+test: lint validate pytest  ## everything CI checks: lint, types, template, unit + integration + e2e tests
+
+.PHONY: build
+build: $(VENV_SAM)/bin/.installed  ## sam build (no Docker needed: the runtime's Python is put on PATH)
+	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
+
+.PHONY: deploy
+deploy: build  ## sam deploy --guided (needs AWS credentials)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided
+
+.PHONY: clean
+clean:  ## remove venvs and build output
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

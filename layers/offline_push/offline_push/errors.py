@@ -1,0 +1,73 @@
+"""The product's exceptions.
+
+Every error a caller can cause is an :class:`OfflinePushError` with a stable ``code`` and an HTTP status; the
+API maps them to ``{"code": ..., "message": ...}`` in one place (:mod:`offline_push.api.http`). Messages name
+the problem and never carry secrets (passwords, keys, tokens): write them as if they were logged, because
+they are.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+
+class OfflinePushError(Exception):
+    """Base of the product's errors: a stable machine-readable code, a status and a safe message."""
+
+    status: HTTPStatus = HTTPStatus.BAD_REQUEST
+    code: str = "BadRequest"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ConfigurationError(OfflinePushError):
+    """The deployment is missing a setting: a fault of the operator, never of the caller."""
+
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+    code = "ConfigurationError"
+
+
+class InvalidRequest(OfflinePushError):
+    status = HTTPStatus.BAD_REQUEST
+    code = "InvalidRequest"
+
+
+class Unauthorized(OfflinePushError):
+    status = HTTPStatus.UNAUTHORIZED
+    code = "Unauthorized"
+
+
+class Forbidden(OfflinePushError):
+    status = HTTPStatus.FORBIDDEN
+    code = "Forbidden"
+
+
+class NotFound(OfflinePushError):
+    status = HTTPStatus.NOT_FOUND
+    code = "NotFound"
+
+
+class Conflict(OfflinePushError):
+    status = HTTPStatus.CONFLICT
+    code = "Conflict"
+
+
+class PayloadTooLarge(OfflinePushError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(OfflinePushError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    code = "UnsupportedMediaType"
+
+
+class StorageError(OfflinePushError):
+    """An AWS call failed for a reason that is not the caller's: retried by the caller or reported as 503."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "StorageUnavailable"

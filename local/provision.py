@@ -1,0 +1,151 @@
+"""Create template.yaml's stateful resources on an AWS endpoint (moto, in-process or its server).
+
+Tables (keys, indexes, TTL), buckets (default SSE-KMS), KMS keys and SQS queues (with their redrive policy)
+come from their definitions in the template, and each function's environment variables are resolved the way
+CloudFormation would resolve ``!Ref`` / ``!GetAtt``: the tests and the local stack configure the handlers
+exactly as a deployment does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from local.template import dynamodb_tables, load_template
+
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class Provisioned:
+    """Physical ids (what ``!Ref`` returns) and attributes (what ``!GetAtt`` returns) by logical id."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and "Ref" in value:
+            return self.refs[value["Ref"]]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return self.attributes[(logical_id, attribute)]
+        raise ValueError(f"cannot resolve {value!r} locally")
+
+
+def _bucket_name(logical_id: str, prefix: str) -> str:
+    return f"{prefix}-{logical_id}".lower()
+
+
+def provision(
+    session: boto3.Session | None = None,
+    *,
+    template: dict[str, Any] | None = None,
+    endpoint_url: str | None = None,
+    name_prefix: str = "offline-push",
+) -> Provisioned:
+    """Create every resource the functions use and return the functions' resolved environment."""
+    document = template or load_template()
+    session = session or boto3.Session()
+    resources: dict[str, dict[str, Any]] = document["Resources"]
+    done = Provisioned()
+    # Keys first (buckets encrypt with them), dead-letter queues before the queues that name them.
+    _create_keys(session.client("kms", endpoint_url=endpoint_url), resources, done)
+    _create_tables(session.client("dynamodb", endpoint_url=endpoint_url), document, done)
+    _create_buckets(session.client("s3", endpoint_url=endpoint_url), resources, done, name_prefix)
+    _create_queues(session.client("sqs", endpoint_url=endpoint_url), resources, done, name_prefix)
+    done.environment = function_environment(document, done)
+    return done
+
+
+def _create_keys(kms: Any, resources: dict[str, dict[str, Any]], done: Provisioned) -> None:
+    for logical_id, body in resources.items():
+        if body["Type"] == "AWS::KMS::Key":
+            key = kms.create_key(Description=body["Properties"].get("Description", logical_id))["KeyMetadata"]
+            done.refs[logical_id] = key["KeyId"]
+            done.attributes[(logical_id, "Arn")] = key["Arn"]
+
+
+def _create_tables(dynamodb: Any, document: dict[str, Any], done: Provisioned) -> None:
+    for table in dynamodb_tables(document):
+        description = dynamodb.create_table(**table.create_table_kwargs)["TableDescription"]
+        done.refs[table.logical_id] = table.logical_id
+        done.attributes[(table.logical_id, "Arn")] = description["TableArn"]
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=table.logical_id,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+
+
+def _create_buckets(s3: Any, resources: dict[str, dict[str, Any]], done: Provisioned, prefix: str) -> None:
+    for logical_id, body in resources.items():
+        if body["Type"] != "AWS::S3::Bucket":
+            continue
+        name = _bucket_name(logical_id, prefix)
+        s3.create_bucket(Bucket=name)
+        done.refs[logical_id] = name
+        done.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        encryption = body.get("Properties", {}).get("BucketEncryption")
+        if not encryption:
+            continue
+        rules = []
+        for rule in encryption["ServerSideEncryptionConfiguration"]:
+            # CloudFormation says ServerSideEncryptionByDefault where the S3 API says Apply...
+            default = dict(rule["ServerSideEncryptionByDefault"])
+            if "KMSMasterKeyID" in default:
+                default["KMSMasterKeyID"] = done.resolve(default["KMSMasterKeyID"])
+            api_rule = {key: value for key, value in rule.items() if key != "ServerSideEncryptionByDefault"}
+            rules.append({**api_rule, "ApplyServerSideEncryptionByDefault": default})
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+
+
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+)
+
+
+def _create_queues(sqs: Any, resources: dict[str, dict[str, Any]], done: Provisioned, prefix: str) -> None:
+    queues = {name: body for name, body in resources.items() if body["Type"] == "AWS::SQS::Queue"}
+    for logical_id in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {})):
+        properties = queues[logical_id].get("Properties", {})
+        attributes = {key: str(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties}
+        if "RedrivePolicy" in properties:
+            policy = properties["RedrivePolicy"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": done.resolve(policy["deadLetterTargetArn"]),
+                    "maxReceiveCount": str(policy["maxReceiveCount"]),
+                }
+            )
+        name = f"{prefix}-{logical_id}"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        done.refs[logical_id] = url
+        done.attributes[(logical_id, "Arn")] = arn
+        done.attributes[(logical_id, "QueueName")] = name
+
+
+def function_environment(document: dict[str, Any], provisioned: Provisioned) -> dict[str, str]:
+    """The union of Globals' and every function's environment variables, resolved to physical ids."""
+    variables: dict[str, Any] = dict(
+        document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    for body in document["Resources"].values():
+        if body["Type"] == "AWS::Serverless::Function":
+            variables.update(body["Properties"].get("Environment", {}).get("Variables", {}))
+    environment = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and value.get("Ref") in document.get("Parameters", {}):
+            environment[name] = str(document["Parameters"][value["Ref"]].get("Default", ""))
+        else:
+            environment[name] = provisioned.resolve(value)
+    return environment

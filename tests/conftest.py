@@ -1,0 +1,37 @@
+"""Fixtures shared by every test: isolated AWS credentials, and moto with template.yaml's resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.provision import Provisioned, provision
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real AWS account: fake credentials, a fixed region, no profile or endpoint."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OfflinePushTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "offline-push")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
+    """moto (in-process) with every table, bucket, key and queue of template.yaml, and the functions'
+    environment variables set as CloudFormation would set them."""
+    with mock_aws():
+        provisioned = provision(boto3.Session(region_name=REGION))
+        for name, value in provisioned.environment.items():
+            monkeypatch.setenv(name, value)
+        yield provisioned

@@ -1,0 +1,1 @@
+"""Shared builders for tests: API Gateway events, Lambda contexts, AWS resources from template.yaml."""
