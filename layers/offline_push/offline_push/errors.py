@@ -71,3 +71,10 @@ class StorageError(OfflinePushError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "StorageUnavailable"
+
+
+# --- certificates -------------------------------------------------------------------------------------------
+
+
+class CertificateNotFound(NotFound):
+    code = "CertificateNotFound"
