@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -522,3 +524,23 @@ def test_lone_surrogates_in_shown_text_become_replacement_characters() -> None:
 
     # Then the payload is valid UTF-8 and shows U+FFFD in its place
     assert result == c2c_payload("Denny:ok \ufffd!")
+
+
+def test_the_readme_examples_are_what_the_formatter_sends() -> None:
+    # Given the job / payload pairs of README.md's "Push job format", for receivers with these badges
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Push job format") :]
+    blocks = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
+    badges = [3, 1, 4, None]
+    assert len(blocks) == 2 * len(badges)
+
+    # When each job is formatted
+    results = [
+        format_notification(push_job(json.loads(raw)), badge=b)
+        for raw, b in zip(blocks[::2], badges, strict=True)
+    ]
+
+    # Then each payload is exactly the one documented
+    assert [r.payload.decode() if isinstance(r, Notification) else r for r in results] == [
+        block.strip() for block in blocks[1::2]
+    ]
