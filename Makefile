@@ -59,6 +59,11 @@ pytest: $(BIN)/.installed
 .PHONY: test
 test: lint validate pytest  ## everything CI checks: lint, types, template, unit + integration + e2e tests
 
+.PHONY: bench
+bench: $(BIN)/.installed  ## run every benchmark in bench/ (each prints a table); BENCH_ARGS=--quick for a smoke run
+	@for module in $(sort $(basename $(notdir $(wildcard bench/bench_*.py)))); do \
+		echo "== bench.$$module"; $(BIN)/python -m bench.$$module $(BENCH_ARGS) || exit 1; echo; done
+
 .PHONY: build
 build: $(VENV_SAM)/bin/.installed  ## sam build (no Docker needed: the runtime's Python is put on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml

@@ -78,3 +78,12 @@ class StorageError(OfflinePushError):
 
 class CertificateNotFound(NotFound):
     code = "CertificateNotFound"
+
+
+# --- push jobs ----------------------------------------------------------------------------------------------
+
+
+class InvalidPushJob(InvalidRequest):
+    """A push job that does not follow the job schema: it goes to the dead-letter queue with this reason."""
+
+    code = "InvalidPushJob"
