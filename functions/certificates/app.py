@@ -117,7 +117,10 @@ def delete_certificate(sdkAppId: str, businessId: str) -> Response[str]:
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+# log_event stays off whatever POWERTOOLS_LOGGER_LOG_EVENT says: an upload carries a password and a key.
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True
+)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -150,10 +150,11 @@ class StoredState:
     items: list[dict[str, Any]]
 
 
-def stored_state(bucket: str, table: str) -> StoredState:
-    s3 = boto3.client("s3")
+def stored_state(bucket: str, table: str, *, s3: Any = None, dynamodb: Any = None) -> StoredState:
+    s3 = s3 or boto3.client("s3")
+    dynamodb = dynamodb or boto3.client("dynamodb")
     objects = {entry["Key"]: entry["ETag"] for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
-    items = boto3.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+    items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
     return StoredState(
         objects, sorted(items, key=lambda item: (item["sdkAppId"]["S"], item["businessId"]["N"]))
     )

@@ -65,14 +65,18 @@ class PushCertificateKind(StrEnum):
         return self.value == environment.value
 
 
-def _der_header(data: bytes, offset: int) -> tuple[int, int, int] | None:
-    """(tag, content offset, content length) of the DER element at ``offset``, or None if malformed."""
+def _der_header(data: bytes, offset: int) -> tuple[int, int, int | None] | None:
+    """(tag, content offset, content length) of the BER/DER element at ``offset``, or None if malformed.
+    The length is None for BER's indefinite form, which some exporters use for the outer PFX."""
     if offset + 2 > len(data):
         return None
     tag, first = data[offset], data[offset + 1]
     offset += 2
+    length: int | None
     if first < 0x80:
         length = first
+    elif first == 0x80:
+        length = None
     else:
         count = first & 0x7F
         if count == 0 or count > 4 or offset + count > len(data):
@@ -89,11 +93,13 @@ def looks_like_pkcs12(data: bytes) -> bool:
     "a .p12 this password does not open" without depending on the wording of the library's error messages.
     """
     outer = _der_header(data, 0)
-    if outer is None or outer[0] != 0x30 or outer[1] + outer[2] != len(data):
+    if outer is None or outer[0] != 0x30:
+        return False
+    if outer[2] is not None and outer[1] + outer[2] != len(data):
         return False
     version = _der_header(data, outer[1])
     return (
-        version is not None and version[0] == 0x02 and data[version[1] : version[1] + version[2]] == b"\x03"
+        version is not None and version[0] == 0x02 and version[2] == 1 and data[version[1] :][:1] == b"\x03"
     )
 
 
@@ -115,7 +121,11 @@ def open_p12(content: bytes, password: str) -> tuple[x509.Certificate, PushPriva
         )
     try:
         key, certificate, others = pkcs12.load_key_and_certificates(content, password.encode("utf-8"))
-    except ValueError:
+    except ValueError as exc:
+        if "deserialize" in str(exc):  # cryptography's wording for data that is not PKCS#12 after all
+            raise NotPkcs12(
+                "file is a damaged PKCS#12 (.p12) archive: export it again from Keychain"
+            ) from None
         if _opens_without_password(content):
             raise P12NotPasswordProtected(
                 "the .p12 has no password: export it again from Keychain with a password"

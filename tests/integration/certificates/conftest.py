@@ -28,7 +28,7 @@ class Storage:
     kms: Any
 
     def state(self) -> StoredState:
-        return stored_state(self.bucket, self.table)
+        return stored_state(self.bucket, self.table, s3=self.s3, dynamodb=self.dynamodb)
 
 
 @pytest.fixture

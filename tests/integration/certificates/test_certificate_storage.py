@@ -96,6 +96,27 @@ def test_create_whose_metadata_and_cleanup_both_fail_names_the_left_over_file(
     assert [item["businessId"]["N"] for item in storage.state().items] == []
 
 
+def test_an_unexpected_failure_is_a_500_json_error_without_details(
+    api: CertificateApi, storage: Storage, log_lines: LogLines
+) -> None:
+    # Given a failure that is not an AWS error (a bug, say)
+    def explode(**_: Any) -> None:
+        raise RuntimeError("unexpected")
+
+    storage.dynamodb.meta.events.register("before-call.dynamodb.Query", explode, unique_id="explode")
+    try:
+        answer = api.list()
+    finally:
+        storage.dynamodb.meta.events.unregister("before-call.dynamodb.Query", unique_id="explode")
+
+    # Then the caller gets the JSON error shape without internals, and the log has the traceback
+    assert answer.status == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert answer.body == {"code": "InternalError", "message": "internal error; see the logs"}
+    (error,) = [line for line in log_lines() if line["level"] == "ERROR"]
+    assert error["message"] == "unexpected error"
+    assert "RuntimeError: unexpected" in error["exception"]
+
+
 # --- rotate -------------------------------------------------------------------------------------------------
 
 

@@ -303,3 +303,16 @@ def test_p8_that_is_not_a_p256_key_is_refused(
         load_p8_key(content())  # type: ignore[operator]
 
     assert refused.value.message == message
+
+
+def test_a_ber_indefinite_length_pfx_is_shaped_like_pkcs12() -> None:
+    # Some exporters write the outer PFX with BER's indefinite length: it must reach the password check
+    assert looks_like_pkcs12(b"\x30\x80\x02\x01\x03\x30\x00\x00\x00")
+    assert not looks_like_pkcs12(b"\x30\x80\x02\x01\x02\x30\x00\x00\x00")  # version 2: not a PFX
+
+
+def test_a_pfx_shell_with_nothing_inside_is_a_damaged_p12_not_a_wrong_password() -> None:
+    with pytest.raises(NotPkcs12) as refused:
+        open_p12(b"\x30\x03\x02\x01\x03", PASSWORD)
+
+    assert refused.value.message == "file is a damaged PKCS#12 (.p12) archive: export it again from Keychain"
