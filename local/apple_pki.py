@@ -99,6 +99,12 @@ def new_p8_key(curve: ec.EllipticCurve | None = None) -> bytes:
     )
 
 
+def _public_der(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 @dataclass(frozen=True)
 class IssuedCertificate:
     certificate: x509.Certificate
@@ -112,17 +118,23 @@ class IssuedCertificate:
         name: bytes = b"push",
         key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
     ) -> bytes:
-        """Export like Keychain Access does. ``key`` replaces the certificate's own key (a mismatch)."""
+        """Export like Keychain Access does. ``key`` replaces the certificate's own key (a mismatch).
+
+        cryptography refuses to link a certificate to a key that is not its own, so a mismatched export
+        carries the key and the certificate as two unlinked bags: a .p12 holding a key and a certificate
+        that do not belong together.
+        """
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(password.encode())
             if password
             else serialization.NoEncryption()
         )
+        mismatched = key is not None and include_key and _public_der(key) != _public_der(self.private_key)
         return pkcs12.serialize_key_and_certificates(
             name=name,
             key=(key or self.private_key) if include_key else None,
-            cert=self.certificate,
-            cas=None,
+            cert=None if mismatched else self.certificate,
+            cas=[self.certificate] if mismatched else None,
             encryption_algorithm=encryption,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 import boto3
 import pytest
@@ -11,6 +12,13 @@ from moto import mock_aws
 from local.provision import Provisioned, provision
 
 REGION = "us-east-1"
+
+
+@cache
+def _session() -> boto3.Session:
+    # One session for every test: botocore caches the service models it loads per session, and loading
+    # them again for each test costs more than the test itself.
+    return boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +39,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
     """moto (in-process) with every table, bucket, key and queue of template.yaml, and the functions'
     environment variables set as CloudFormation would set them."""
     with mock_aws():
-        provisioned = provision(boto3.Session(region_name=REGION))
+        provisioned = provision(_session())
         for name, value in provisioned.environment.items():
             monkeypatch.setenv(name, value)
         yield provisioned

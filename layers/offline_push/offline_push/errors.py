@@ -87,3 +87,123 @@ class InvalidPushJob(InvalidRequest):
     """A push job that does not follow the job schema: it goes to the dead-letter queue with this reason."""
 
     code = "InvalidPushJob"
+
+
+class InvalidSdkAppId(InvalidRequest):
+    code = "InvalidSdkAppId"
+
+
+class InvalidBusinessId(InvalidRequest):
+    code = "InvalidBusinessId"
+
+
+class InvalidCertificateName(InvalidRequest):
+    code = "InvalidCertificateName"
+
+
+class InvalidEnvironment(InvalidRequest):
+    code = "InvalidEnvironment"
+
+
+class InvalidCredentialType(InvalidRequest):
+    code = "InvalidCredentialType"
+
+
+class CredentialFileMissing(InvalidRequest):
+    code = "CredentialFileMissing"
+
+
+class CredentialTooLarge(PayloadTooLarge):
+    code = "CredentialTooLarge"
+
+
+class PasswordRequired(InvalidRequest):
+    """The seed: a p12 uploaded without a password never gets a push."""
+
+    code = "PasswordRequired"
+
+
+class P12NotPasswordProtected(InvalidRequest):
+    code = "P12NotPasswordProtected"
+
+
+class NotPkcs12(InvalidRequest):
+    code = "NotPkcs12"
+
+
+class WrongPassword(InvalidRequest):
+    code = "WrongPassword"
+
+
+class P12WithoutCertificate(InvalidRequest):
+    code = "P12WithoutCertificate"
+
+
+class P12WithoutPrivateKey(InvalidRequest):
+    code = "P12WithoutPrivateKey"
+
+
+class PrivateKeyMismatch(InvalidRequest):
+    code = "PrivateKeyMismatch"
+
+
+class CertificateExpired(InvalidRequest):
+    code = "CertificateExpired"
+
+
+class CertificateNotYetValid(InvalidRequest):
+    code = "CertificateNotYetValid"
+
+
+class NotApnsCertificate(InvalidRequest):
+    code = "NotApnsCertificate"
+
+
+class EnvironmentNotServable(InvalidRequest):
+    """The declared environment is one the certificate cannot push to (e.g. a development certificate
+    declared as production: the seed's "App Store builds need a production certificate")."""
+
+    code = "EnvironmentNotServable"
+
+
+class InvalidP8Key(InvalidRequest):
+    code = "InvalidP8Key"
+
+
+class P8KeyNotP256(InvalidRequest):
+    code = "P8KeyNotP256"
+
+
+class InvalidKeyId(InvalidRequest):
+    code = "InvalidKeyId"
+
+
+class InvalidTeamId(InvalidRequest):
+    code = "InvalidTeamId"
+
+
+class InvalidBundleId(InvalidRequest):
+    code = "InvalidBundleId"
+
+
+class BundleIdMismatch(Conflict):
+    """A rotation must keep the app: apps ship with the businessId compiled in."""
+
+    code = "BundleIdMismatch"
+
+
+class EnvironmentChange(Conflict):
+    """A rotation must keep the environment: the devices registered under the id got their tokens from it."""
+
+    code = "EnvironmentChange"
+
+
+class ConcurrentModification(Conflict):
+    code = "ConcurrentModification"
+
+
+class CredentialUnusable(OfflinePushError):
+    """A stored credential can no longer be used (expired, or its file is damaged): a dispatch-time reason."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    code = "CredentialUnusable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -61,3 +62,21 @@ class CertificateRecord(BaseModel):
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential that passed every certificate rule, secret parts included: what the repository stores.
+
+    ``content`` is the .p12 or .p8 file, ``password`` the p12's password; ``repr`` hides both.
+    """
+
+    type: CredentialType
+    name: str
+    environment: ApnsEnvironment
+    bundle_id: str
+    content: bytes = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+    expires_at: dt.datetime | None = None
+    key_id: str | None = None
+    team_id: str | None = None

@@ -1,0 +1,225 @@
+"""Reading Apple push credentials: a .p12 (push certificate + its private key) and a .p8 (token signing key).
+
+Pure functions, no I/O: the certificate rules (:mod:`offline_push.logic.certificates`) use them on uploads,
+the credential loader (:mod:`offline_push.dal.credentials`) on stored files. Every failure is a distinct
+product error whose message names the problem and never carries the password or any key material; the
+underlying library exception is dropped (``from None``) because it adds nothing a caller can act on.
+
+What Apple puts in a push certificate:
+
+- subject ``UID``: the bundle ID (the APNs topic);
+- subject ``CN``: ``Apple Development IOS Push Services: <bundle>`` (sandbox only),
+  ``Apple Production IOS Push Services: <bundle>`` (production only) or ``Apple Push Services: <bundle>``
+  (both, "universal");
+- extensions ``1.2.840.113635.100.6.3.1`` (sandbox) and ``...6.3.2`` (production): the authoritative say on
+  which APNs environments the certificate serves; the CN is only consulted when neither is present.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from offline_push.errors import (
+    InvalidP8Key,
+    NotApnsCertificate,
+    NotPkcs12,
+    P8KeyNotP256,
+    P12NotPasswordProtected,
+    P12WithoutCertificate,
+    P12WithoutPrivateKey,
+    PrivateKeyMismatch,
+    WrongPassword,
+)
+from offline_push.models.credential import ApnsEnvironment
+
+APNS_DEVELOPMENT_OID = ObjectIdentifier("1.2.840.113635.100.6.3.1")
+APNS_PRODUCTION_OID = ObjectIdentifier("1.2.840.113635.100.6.3.2")
+
+PushPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+_COMMON_NAME = re.compile(
+    r"^Apple (?:(?P<stage>Development|Sandbox|Production) )?"
+    r"(?:(?:iOS|Mac|OS X|watchOS|tvOS) )?Push Services:",
+    re.IGNORECASE,
+)
+
+
+class PushCertificateKind(StrEnum):
+    """Which APNs environments a push certificate serves."""
+
+    DEVELOPMENT = "development"  # sandbox only
+    PRODUCTION = "production"  # production only
+    UNIVERSAL = "universal"  # both
+
+    def serves(self, environment: ApnsEnvironment) -> bool:
+        if self is PushCertificateKind.UNIVERSAL:
+            return True
+        return self.value == environment.value
+
+
+def _der_header(data: bytes, offset: int) -> tuple[int, int, int | None] | None:
+    """(tag, content offset, content length) of the BER/DER element at ``offset``, or None if malformed.
+    The length is None for BER's indefinite form, which some exporters use for the outer PFX."""
+    if offset + 2 > len(data):
+        return None
+    tag, first = data[offset], data[offset + 1]
+    offset += 2
+    length: int | None
+    if first < 0x80:
+        length = first
+    elif first == 0x80:
+        length = None
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or offset + count > len(data):
+            return None
+        length = int.from_bytes(data[offset : offset + count], "big")
+        offset += count
+    return tag, offset, length
+
+
+def looks_like_pkcs12(data: bytes) -> bool:
+    """Whether ``data`` is shaped like a PKCS#12 PFX: one complete DER SEQUENCE starting with version 3.
+
+    A structural check, so that "not a .p12 at all" (a PEM, a .cer, a truncated download) is told apart from
+    "a .p12 this password does not open" without depending on the wording of the library's error messages.
+    """
+    outer = _der_header(data, 0)
+    if outer is None or outer[0] != 0x30:
+        return False
+    if outer[2] is not None and outer[1] + outer[2] != len(data):
+        return False
+    version = _der_header(data, outer[1])
+    return (
+        version is not None and version[0] == 0x02 and version[2] == 1 and data[version[1] :][:1] == b"\x03"
+    )
+
+
+def _public_key_der(key: PushPrivateKey | x509.Certificate) -> bytes:
+    public = key.public_key()
+    return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def open_p12(content: bytes, password: str) -> tuple[x509.Certificate, PushPrivateKey]:
+    """The push certificate and its private key from a password-protected .p12.
+
+    Raises, in this order: :class:`NotPkcs12`, :class:`P12NotPasswordProtected` (it opens without any
+    password: the seed requires one), :class:`WrongPassword`, :class:`P12WithoutPrivateKey`,
+    :class:`P12WithoutCertificate`, :class:`PrivateKeyMismatch`.
+    """
+    if not looks_like_pkcs12(content):
+        raise NotPkcs12(
+            "file is not a PKCS#12 (.p12) archive: export the push certificate from Keychain as .p12"
+        )
+    try:
+        key, certificate, others = pkcs12.load_key_and_certificates(content, password.encode("utf-8"))
+    except ValueError as exc:
+        if "deserialize" in str(exc):  # cryptography's wording for data that is not PKCS#12 after all
+            raise NotPkcs12(
+                "file is a damaged PKCS#12 (.p12) archive: export it again from Keychain"
+            ) from None
+        if _opens_without_password(content):
+            raise P12NotPasswordProtected(
+                "the .p12 has no password: export it again from Keychain with a password"
+            ) from None
+        raise WrongPassword("the password does not open this .p12 (or the file is damaged)") from None
+    except UnsupportedAlgorithm:
+        raise NotPkcs12("the .p12 uses an encryption algorithm that is not supported") from None
+    if key is None:
+        if certificate is None and not others:
+            raise P12WithoutCertificate("the .p12 is empty: it holds neither a certificate nor a key")
+        raise P12WithoutPrivateKey(
+            "the .p12 holds the certificate but not its private key: export the certificate together with "
+            "its key from Keychain"
+        )
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise NotApnsCertificate(
+            "the .p12's private key is neither RSA nor EC, so it is not an APNs certificate"
+        )
+    if certificate is None:
+        if not others:
+            raise P12WithoutCertificate("the .p12 holds a private key but no certificate")
+        # No certificate is linked to the key (no shared localKeyId): the push certificate is the one whose
+        # public key is the key's, if any.
+        key_der = _public_key_der(key)
+        matching = [other for other in others if _public_key_der(other) == key_der]
+        if not matching:
+            raise PrivateKeyMismatch("the private key in the .p12 does not belong to its certificate")
+        certificate = matching[0]
+    if _public_key_der(key) != _public_key_der(certificate):
+        raise PrivateKeyMismatch("the private key in the .p12 does not belong to its certificate")
+    return certificate, key
+
+
+def _opens_without_password(content: bytes) -> bool:
+    try:
+        pkcs12.load_key_and_certificates(content, None)
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def bundle_id_of(certificate: x509.Certificate) -> str:
+    """The bundle ID (APNs topic) Apple writes as the subject's UID."""
+    values = certificate.subject.get_attributes_for_oid(NameOID.USER_ID)
+    bundle_id = str(values[0].value).strip() if values else ""
+    if not bundle_id:
+        raise NotApnsCertificate(
+            "the certificate has no bundle ID (subject UID): it is not an APNs certificate"
+        )
+    return bundle_id
+
+
+def push_certificate_kind(certificate: x509.Certificate) -> PushCertificateKind:
+    """Development, production or universal, from Apple's extensions, else from the subject's CN."""
+    oids = {extension.oid for extension in certificate.extensions}
+    development = APNS_DEVELOPMENT_OID in oids
+    production = APNS_PRODUCTION_OID in oids
+    if development and production:
+        return PushCertificateKind.UNIVERSAL
+    if development:
+        return PushCertificateKind.DEVELOPMENT
+    if production:
+        return PushCertificateKind.PRODUCTION
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    match = _COMMON_NAME.match(str(names[0].value)) if names else None
+    if match is None:
+        raise NotApnsCertificate(
+            "the certificate is not an APNs push certificate (no Apple push extension, and its common "
+            "name is not 'Apple ... Push Services: <bundle ID>')"
+        )
+    stage = (match.group("stage") or "").lower()
+    if stage in ("development", "sandbox"):
+        return PushCertificateKind.DEVELOPMENT
+    if stage == "production":
+        return PushCertificateKind.PRODUCTION
+    return PushCertificateKind.UNIVERSAL
+
+
+def load_p8_key(content: bytes) -> ec.EllipticCurvePrivateKey:
+    """The ES256 signing key of a .p8: an unencrypted PKCS#8 P-256 private key, PEM (as Apple issues it) or
+    DER."""
+    try:
+        if content.lstrip().startswith(b"-----BEGIN"):
+            key = serialization.load_pem_private_key(content, password=None)
+        else:
+            key = serialization.load_der_private_key(content, password=None)
+    except TypeError:
+        raise InvalidP8Key(
+            "the .p8 key is encrypted: upload the key file exactly as Apple issued it"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise InvalidP8Key("file is not a .p8 private key (PKCS#8 PEM as downloaded from Apple)") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise P8KeyNotP256("the .p8 key is not an elliptic-curve key: APNs token keys are EC P-256 (ES256)")
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise P8KeyNotP256(f"the .p8 key is on curve {key.curve.name}: APNs token keys are P-256 (ES256)")
+    return key
