@@ -78,3 +78,40 @@ class StorageError(OfflinePushError):
 
 class CertificateNotFound(NotFound):
     code = "CertificateNotFound"
+
+
+# --- registrations and app settings -------------------------------------------------------------------------
+
+
+class InvalidDeviceToken(InvalidRequest):
+    code = "InvalidDeviceToken"
+
+
+class UnknownBusinessId(InvalidRequest):
+    """setAPNS named a certificate the app does not have: a 400, the request is wrong, not the URL."""
+
+    code = "UnknownBusinessId"
+
+
+class AppNotFound(NotFound):
+    code = "AppNotFound"
+
+
+class RegistrationConflict(Conflict):
+    """The user's registrations kept changing under an update: the caller may simply retry."""
+
+    code = "RegistrationConflict"
+
+
+class MissingUserToken(Unauthorized):
+    code = "MissingToken"
+
+
+class InvalidUserToken(Unauthorized):
+    code = "InvalidToken"
+
+
+class ExpiredUserToken(Unauthorized):
+    """Distinct code so an app knows to fetch a fresh token from its server and retry."""
+
+    code = "TokenExpired"
