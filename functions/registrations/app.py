@@ -26,6 +26,7 @@ from offline_push.dal.app_store import AppSettingsStore
 from offline_push.dal.certificate_store import CertificateStore
 from offline_push.dal.registration_store import RegistrationStore
 from offline_push.dal.user_auth_key_store import UserAuthKeyStore
+from offline_push.errors import Unauthorized
 from offline_push.logic.apps import AppDirectory
 from offline_push.logic.registrations import Registrations, UserRef
 from offline_push.settings import EnvSettings
@@ -37,7 +38,14 @@ tracer = Tracer()
 # Powertools' validation runs before the route, and the caller must be authenticated before their body is
 # looked at: bodies are parsed in the routes, after require_user.
 app = create_resolver(enable_validation=False)
-add_bearer_challenge(app)
+
+
+def _count_rejection(exc: Unauthorized) -> None:
+    # A surge usually means an app server signing with a key the operator has not configured (or rotated).
+    metrics.add_metric(name="UserTokenRejected", unit=MetricUnit.Count, value=1)
+
+
+add_bearer_challenge(app, on_reject=_count_rejection)
 
 USER = "/v1/apps/<sdk_app_id>/users/<user_id>"
 

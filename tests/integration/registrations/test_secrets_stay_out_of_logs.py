@@ -62,6 +62,7 @@ def test_no_request_logs_a_token_or_a_secret(stack: Stack, capsys: pytest.Captur
     assert '"message":"device registered"' in logged
     assert '"code":"TokenExpired"' in logged
     assert '"message":"app settings saved"' in logged
+    assert '"UserTokenRejected":[1.0]' in logged
 
     # ...but hold no credential, no key material, and no whole device token
     for secret in (

@@ -133,13 +133,17 @@ def require_user(event: BaseProxyEvent, path_sdk_app_id: str, path_user_id: str,
     return authorize(authenticate(bearer_token(event), keys), path_sdk_app_id, path_user_id)
 
 
-def add_bearer_challenge(app: APIGatewayHttpResolver) -> None:
+def add_bearer_challenge(
+    app: APIGatewayHttpResolver, on_reject: Callable[[Unauthorized], None] | None = None
+) -> None:
     """401 answers carry ``WWW-Authenticate: Bearer`` (RFC 6750), with ``error="invalid_token"`` when a
-    token was sent but refused."""
+    token was sent but refused. ``on_reject`` sees each refusal (to count them, say)."""
 
     @app.exception_handler(Unauthorized)
     def _unauthorized(exc: Unauthorized) -> Response[str]:
         logger.info("request rejected", extra={"code": exc.code, "error": exc.message})
+        if on_reject is not None:
+            on_reject(exc)
         challenge = f'Bearer realm="{REALM}"'
         if not isinstance(exc, MissingUserToken):
             challenge += ', error="invalid_token"'

@@ -202,8 +202,11 @@ class RegistrationStore:
     ) -> bool:
         """Remove one device of a user; True if it was there and is now gone.
 
-        ``unless_registered_after``: APNs' 410 timestamp. A registration made after it (the app reported the
-        token again since Apple found it dead) is kept, and False returned.
+        ``unless_registered_after``: a registration made after this moment is kept (and False returned). For
+        APNs' 410 pass Apple's timestamp (the app may have reported the token again since Apple found it
+        dead); for a 400 (BadDeviceToken, DeviceTokenNotForTopic) pass the ``registered_at`` the push used, so
+        a registration the app made meanwhile (say, with the right certificate) survives. The token item is
+        released with the device.
         """
         condition = "attribute_exists(#devices.#token)"
         values: dict[str, Any] = {":one": {"N": "1"}}
