@@ -101,6 +101,12 @@ def test_more_than_100_users_are_read_100_at_a_time(
     assert list(found) == ["user-249"]
 
 
+def test_user_ids_with_the_key_separator_read_back_whole(store: RegistrationStore) -> None:
+    save(store, "li#lei#2", device(TOKEN_A))
+
+    assert list(store.get_many(APP, ["li#lei#2", "li"])) == ["li#lei#2"]
+
+
 def _oversized(store: RegistrationStore, table: str, users: int) -> None:
     """Users whose device entries carry ~390 KB each, so their batch exceeds DynamoDB's 16 MB answer limit
     and DynamoDB (moto, like AWS) returns part of the keys as UnprocessedKeys."""

@@ -77,7 +77,7 @@ def authenticate(token: str, keys: KeyLookup) -> UserRef:
     """The user the token proves, or :class:`Unauthorized` saying why not."""
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError:
+    except jwt.PyJWTError:
         raise InvalidUserToken("the bearer token is not a well-formed JWT") from None
     sdk_app_id = _audience_app(unverified)
     key = keys(sdk_app_id)
@@ -106,7 +106,7 @@ def authenticate(token: str, keys: KeyLookup) -> UserRef:
         raise InvalidUserToken("the token is not valid yet (nbf / iat in the future)") from None
     except jwt.InvalidAudienceError:
         raise InvalidUserToken("the token's audience is not the app") from None
-    except jwt.InvalidTokenError:
+    except jwt.PyJWTError:
         raise InvalidUserToken("the token is not valid") from None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:

@@ -52,17 +52,17 @@ BATCH_GET_LIMIT = 100
 # Parallel UpdateItems of increment_badges: DynamoDB has no batch update that returns new values.
 BADGE_WORKERS = 16
 
-_USER_PROJECTION = "#userId, #devices, #badge, #version"
-_USER_PROJECTION_NAMES = {
-    "#userId": "userId",
-    "#devices": "devices",
-    "#badge": "badge",
-    "#version": "version",
-}
+_USER_PROJECTION = "#pk, #devices, #badge, #version"
+_USER_PROJECTION_NAMES = {"#pk": "pk", "#devices": "devices", "#badge": "badge", "#version": "version"}
 
 
 def user_key(sdk_app_id: int, user_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"user#{sdk_app_id}#{user_id}"}}
+
+
+def user_of_key(pk: str) -> str:
+    """The userId of a user item's key (``user#<sdkAppId>#<userId>``; the userId may contain ``#``)."""
+    return pk.split("#", 2)[2]
 
 
 def token_key(sdk_app_id: int, token: str) -> dict[str, Any]:
@@ -158,35 +158,36 @@ class RegistrationStore:
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             chunk = wanted[start : start + BATCH_GET_LIMIT]
             for item in self._batch_get([user_key(sdk_app_id, user) for user in chunk], consistent):
-                user_id = item["userId"]["S"]
+                user_id = user_of_key(item["pk"]["S"])
                 registrations = registrations_from_item(sdk_app_id, user_id, item)
                 if registrations.devices:
                     found[user_id] = registrations
         return found
 
     def _batch_get(self, keys: list[dict[str, Any]], consistent: bool) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {
-            self.table_name: {
-                "Keys": keys,
-                "ProjectionExpression": _USER_PROJECTION,
-                "ExpressionAttributeNames": _USER_PROJECTION_NAMES,
-                "ConsistentRead": consistent,
-            }
-        }
         items: list[dict[str, Any]] = []
         for attempt in range(self.max_batch_attempts):
             if attempt:
                 # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"); not security related.
                 self._sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys,
+                    "ProjectionExpression": _USER_PROJECTION,
+                    "ExpressionAttributeNames": _USER_PROJECTION_NAMES,
+                    "ConsistentRead": consistent,
+                }
+            }
             try:
                 answer = self.client.batch_get_item(RequestItems=request)
             except (ClientError, BotoCoreError) as exc:
                 raise StorageError("registrations could not be read") from exc
             items.extend(dict(item) for item in answer.get("Responses", {}).get(self.table_name, []))
-            unprocessed = answer.get("UnprocessedKeys", {}).get(self.table_name)
-            if not unprocessed or not unprocessed.get("Keys"):
+            # Only the keys are taken from UnprocessedKeys: the request around them is ours to rebuild.
+            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys", {}).get(self.table_name, {}))
+            keys = list(unprocessed.get("Keys", []))
+            if not keys:
                 return items
-            request = {self.table_name: dict(unprocessed)}
         raise StorageError(
             "registrations could not be read: DynamoDB left keys unprocessed after "
             f"{self.max_batch_attempts} attempts"
