@@ -9,6 +9,7 @@ exactly as a deployment does.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,30 @@ class Provisioned:
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             return self.attributes[(logical_id, attribute)]
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            return _SUB_VARIABLE.sub(lambda match: self._sub_variable(match.group(1)), value["Fn::Sub"])
         raise ValueError(f"cannot resolve {value!r} locally")
+
+    def _sub_variable(self, name: str) -> str:
+        if name in self.refs:
+            return self.refs[name]
+        logical_id, _, attribute = name.partition(".")
+        return self.attributes[(logical_id, attribute)]
+
+
+# ${Name} or ${Resource.Attribute} in a !Sub string (${!Literal} is not a variable).
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def pseudo_parameters(stack_name: str, region: str) -> dict[str, str]:
+    """What CloudFormation's pseudo parameters resolve to for a local stack named ``stack_name``."""
+    return {
+        "AWS::StackName": stack_name,
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
 
 
 def _bucket_name(logical_id: str, prefix: str) -> str:
@@ -54,6 +78,7 @@ def provision(
     session = session or boto3.Session()
     resources: dict[str, dict[str, Any]] = document["Resources"]
     done = Provisioned()
+    done.refs.update(pseudo_parameters(name_prefix, session.region_name or "us-east-1"))
     # Keys first (buckets encrypt with them), dead-letter queues before the queues that name them.
     _create_keys(session.client("kms", endpoint_url=endpoint_url), resources, done)
     _create_tables(session.client("dynamodb", endpoint_url=endpoint_url), document, done)

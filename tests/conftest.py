@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from functools import cache
 
@@ -12,6 +13,12 @@ from moto import mock_aws
 from local.provision import Provisioned, provision
 
 REGION = "us-east-1"
+
+# Function modules create their Powertools Logger / Metrics at import, which for tests is collection time,
+# before any fixture runs: set what Lambda sets before it imports a handler, so they are configured as there
+# (a Metrics without namespace refuses to flush; loggers of another service name would not be captured).
+os.environ["POWERTOOLS_SERVICE_NAME"] = "offline-push"
+os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "OfflinePushTests"
 
 
 @cache

@@ -529,7 +529,9 @@ def test_lone_surrogates_in_shown_text_become_replacement_characters() -> None:
 def test_the_readme_examples_are_what_the_formatter_sends() -> None:
     # Given the job / payload pairs of README.md's "Push job format", for receivers with these badges
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Push job format") :]
+    start = readme.index("## Push job format")
+    end = readme.find("\n## ", start + 1)
+    section = readme[start : end if end != -1 else None]
     blocks = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
     badges = [3, 1, 4, None]
     assert len(blocks) == 2 * len(badges)

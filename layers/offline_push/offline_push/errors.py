@@ -207,3 +207,40 @@ class CredentialUnusable(OfflinePushError):
 
     status = HTTPStatus.UNPROCESSABLE_ENTITY
     code = "CredentialUnusable"
+
+
+# --- registrations and app settings -------------------------------------------------------------------------
+
+
+class InvalidDeviceToken(InvalidRequest):
+    code = "InvalidDeviceToken"
+
+
+class UnknownBusinessId(InvalidRequest):
+    """setAPNS named a certificate the app does not have: a 400, the request is wrong, not the URL."""
+
+    code = "UnknownBusinessId"
+
+
+class AppNotFound(NotFound):
+    code = "AppNotFound"
+
+
+class RegistrationConflict(Conflict):
+    """The user's registrations kept changing under an update: the caller may simply retry."""
+
+    code = "RegistrationConflict"
+
+
+class MissingUserToken(Unauthorized):
+    code = "MissingToken"
+
+
+class InvalidUserToken(Unauthorized):
+    code = "InvalidToken"
+
+
+class ExpiredUserToken(Unauthorized):
+    """Distinct code so an app knows to fetch a fresh token from its server and retry."""
+
+    code = "TokenExpired"

@@ -1,6 +1,6 @@
 """Certificate costs: checking an upload, and loading a credential for dispatch (cold, cached, revalidated).
 
-Run from the repository root:  PYTHONPATH=layers/offline_push:. .venv/bin/python bench/certificates.py
+Run from the repository root: .venv/bin/python -m bench.bench_certificates (or make bench)
 
 AWS is moto in-process, so the storage rows measure our code plus moto, not AWS latency; what they show is
 how much work each path does (the cached path does none).

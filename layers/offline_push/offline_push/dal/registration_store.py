@@ -1,0 +1,437 @@
+"""Device registrations in DynamoDB (the registrations table), laid out for the dispatcher's hot path.
+
+One **user item** per (sdkAppId, userId) holds all of that user's devices and the badge counter, so the
+registrations of up to 100 receivers are one BatchGetItem, whatever their number of devices:
+
+``pk`` = ``user#<sdkAppId>#<userId>`` (S), ``sdkAppId`` (S), ``userId`` (S),
+``devices`` (M: device token -> M{``businessId`` N, ``environment`` S, ``registeredAt`` N, epoch ms}),
+``badge`` (N), ``version`` (N, bumped by every change of ``devices``; badge updates leave it alone),
+``updatedAt`` (S, ISO-8601).
+
+One **token item** per (sdkAppId, device token) records which user registered the token last, so that a
+device changing hands (user A never logged out, user B logs in on the same phone) stops receiving A's pushes:
+``pk`` = ``token#<sdkAppId>#<token>``, ``sdkAppId``, ``token``, ``userId``, ``claimedAt`` (N, epoch ms).
+The token item is an index the store maintains; the user item is the truth the dispatcher reads.
+
+Every ``devices`` write is conditional on ``version`` (optimistic concurrency); removals by token are
+conditional on the device still being there and, for APNs' 410 answer, not re-registered since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from offline_push.errors import RegistrationConflict, StorageError
+from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.registration import (
+    DeviceRegistration,
+    UserRegistrations,
+    from_epoch_millis,
+    is_storable_user_id,
+    to_epoch_millis,
+    token_hint,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+logger = Logger(child=True)
+
+# DynamoDB's limit of keys per BatchGetItem.
+BATCH_GET_LIMIT = 100
+# Parallel UpdateItems of increment_badges: DynamoDB has no batch update that returns new values.
+BADGE_WORKERS = 16
+
+_USER_PROJECTION = "#pk, #devices, #badge, #version"
+_USER_PROJECTION_NAMES = {"#pk": "pk", "#devices": "devices", "#badge": "badge", "#version": "version"}
+
+
+def user_key(sdk_app_id: int, user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"user#{sdk_app_id}#{user_id}"}}
+
+
+def user_of_key(pk: str) -> str:
+    """The userId of a user item's key (``user#<sdkAppId>#<userId>``; the userId may contain ``#``)."""
+    return pk.split("#", 2)[2]
+
+
+def token_key(sdk_app_id: int, token: str) -> dict[str, Any]:
+    return {"pk": {"S": f"token#{sdk_app_id}#{token}"}}
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def device_to_attribute(device: DeviceRegistration) -> dict[str, Any]:
+    return {
+        "M": {
+            "businessId": {"N": str(device.business_id)},
+            "environment": {"S": device.environment.value},
+            "registeredAt": {"N": str(to_epoch_millis(device.registered_at))},
+        }
+    }
+
+
+def registrations_from_item(sdk_app_id: int, user_id: str, item: Mapping[str, Any]) -> UserRegistrations:
+    """UserRegistrations from a low-level user item (or its projection); devices newest first."""
+    devices = []
+    for token, value in item.get("devices", {}).get("M", {}).items():
+        try:
+            fields = value["M"]
+            devices.append(
+                DeviceRegistration(
+                    token=token,
+                    business_id=int(fields["businessId"]["N"]),
+                    environment=ApnsEnvironment(fields["environment"]["S"]),
+                    registered_at=from_epoch_millis(int(fields["registeredAt"]["N"])),
+                )
+            )
+        except (KeyError, ValueError, TypeError):
+            # One damaged entry must not stop the pushes to the user's other devices.
+            logger.warning("skipping malformed device entry", extra={"device": token_hint(token)})
+    devices.sort(key=lambda device: device.registered_at, reverse=True)
+    return UserRegistrations(
+        sdk_app_id=sdk_app_id,
+        user_id=user_id,
+        devices=tuple(devices),
+        badge=int(item.get("badge", {}).get("N", "0")),
+        version=int(item.get("version", {}).get("N", "0")),
+    )
+
+
+class RegistrationStore:
+    """Reads and writes registrations. The dispatcher needs :meth:`get_many`, :meth:`remove_device`,
+    :meth:`increment_badge` / :meth:`increment_badges`; the registration API the rest."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: DynamoDBClient | None = None,
+        max_batch_attempts: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.table_name = table_name
+        self._client = client
+        self.max_batch_attempts = max_batch_attempts
+        self._sleep = sleep
+        self._clock = clock
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            # Pool big enough for increment_badges' parallel requests; standard retries handle throttling.
+            config = Config(max_pool_connections=BADGE_WORKERS, retries={"mode": "standard"})
+            self._client = boto3.client("dynamodb", config=config)
+        return self._client
+
+    # --- the dispatcher's hot path ---------------------------------------------------------------------
+
+    def get_many(
+        self, sdk_app_id: int, user_ids: Iterable[str], *, consistent: bool = False
+    ) -> dict[str, UserRegistrations]:
+        """Registrations of the given users that have at least one device, by userId.
+
+        Up to 100 distinct users cost one BatchGetItem (more are read 100 at a time); duplicates are read
+        once; keys DynamoDB would only refuse (empty or oversized user ids) are skipped, as users with no
+        registration. Keys DynamoDB leaves unprocessed (throttling, the 16 MB answer limit) are retried
+        with jittered exponential backoff; :class:`StorageError` if some remain after that.
+        """
+        wanted = list(dict.fromkeys(user for user in user_ids if is_storable_user_id(user)))
+        found: dict[str, UserRegistrations] = {}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            chunk = wanted[start : start + BATCH_GET_LIMIT]
+            for item in self._batch_get([user_key(sdk_app_id, user) for user in chunk], consistent):
+                user_id = user_of_key(item["pk"]["S"])
+                registrations = registrations_from_item(sdk_app_id, user_id, item)
+                if registrations.devices:
+                    found[user_id] = registrations
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]], consistent: bool) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for attempt in range(self.max_batch_attempts):
+            if attempt:
+                # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"); not security related.
+                self._sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys,
+                    "ProjectionExpression": _USER_PROJECTION,
+                    "ExpressionAttributeNames": _USER_PROJECTION_NAMES,
+                    "ConsistentRead": consistent,
+                }
+            }
+            try:
+                answer = self.client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageError("registrations could not be read") from exc
+            items.extend(dict(item) for item in answer.get("Responses", {}).get(self.table_name, []))
+            # Only the keys are taken from UnprocessedKeys: the request around them is ours to rebuild.
+            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys", {}).get(self.table_name, {}))
+            keys = list(unprocessed.get("Keys", []))
+            if not keys:
+                return items
+        raise StorageError(
+            "registrations could not be read: DynamoDB left keys unprocessed after "
+            f"{self.max_batch_attempts} attempts"
+        )
+
+    def remove_device(
+        self,
+        sdk_app_id: int,
+        user_id: str,
+        token: str,
+        *,
+        unless_registered_after: dt.datetime | None = None,
+    ) -> bool:
+        """Remove one device of a user; True if it was there and is now gone.
+
+        ``unless_registered_after``: a registration made after this moment is kept (and False returned). For
+        APNs' 410 pass Apple's timestamp (the app may have reported the token again since Apple found it
+        dead); for a 400 (BadDeviceToken, DeviceTokenNotForTopic) pass the ``registered_at`` the push used, so
+        a registration the app made meanwhile (say, with the right certificate) survives. The token item is
+        released with the device.
+        """
+        condition = "attribute_exists(#devices.#token)"
+        values: dict[str, Any] = {":one": {"N": "1"}}
+        if unless_registered_after is not None:
+            condition += " AND #devices.#token.#registeredAt <= :deadAt"
+            values[":deadAt"] = {"N": str(to_epoch_millis(unless_registered_after))}
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=user_key(sdk_app_id, user_id),
+                UpdateExpression="REMOVE #devices.#token ADD #version :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#devices": "devices",
+                    "#token": token,
+                    "#version": "version",
+                    **({"#registeredAt": "registeredAt"} if unless_registered_after is not None else {}),
+                },
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageError("a registration could not be removed") from exc
+        except BotoCoreError as exc:
+            raise StorageError("a registration could not be removed") from exc
+        self.release_token(sdk_app_id, token, user_id)
+        return True
+
+    def increment_badge(self, sdk_app_id: int, user_id: str, by: int = 1) -> int | None:
+        """Atomically add ``by`` to the user's badge counter and return the new value; None (and nothing
+        written) if the user has no registration."""
+        try:
+            answer = self.client.update_item(
+                TableName=self.table_name,
+                Key=user_key(sdk_app_id, user_id),
+                UpdateExpression="ADD #badge :by",
+                ConditionExpression="attribute_exists(#devices)",
+                ExpressionAttributeNames={"#badge": "badge", "#devices": "devices"},
+                ExpressionAttributeValues={":by": {"N": str(by)}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise StorageError("a badge could not be updated") from exc
+        except BotoCoreError as exc:
+            raise StorageError("a badge could not be updated") from exc
+        return int(answer["Attributes"]["badge"]["N"])
+
+    def increment_badges(self, sdk_app_id: int, user_ids: Iterable[str], by: int = 1) -> dict[str, int]:
+        """:meth:`increment_badge` for many users, up to :data:`BADGE_WORKERS` requests in flight.
+
+        Returns the new badge of each user incremented. A user is absent if they have no registration, or if
+        their increment failed (logged; push them with the badge :meth:`get_many` read, plus one): a badge
+        is a hint, not worth failing a push for.
+        """
+        users = list(dict.fromkeys(user for user in user_ids if is_storable_user_id(user)))
+        if not users:
+            return {}
+        _ = self.client  # created once, before the threads share it (boto3 clients are thread-safe)
+
+        def increment(user_id: str) -> tuple[str, int | None]:
+            try:
+                return user_id, self.increment_badge(sdk_app_id, user_id, by)
+            except StorageError:
+                logger.warning("badge increment failed", extra={"sdkAppId": sdk_app_id})
+                return user_id, None
+
+        if len(users) == 1:
+            results = [increment(users[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(BADGE_WORKERS, len(users))) as pool:
+                results = list(pool.map(increment, users))
+        return {user_id: badge for user_id, badge in results if badge is not None}
+
+    # --- the registration API ----------------------------------------------------------------------------
+
+    def get(self, sdk_app_id: int, user_id: str, *, consistent: bool = True) -> UserRegistrations:
+        """The user's registrations; an empty one (version 0) if the user has none."""
+        try:
+            answer = self.client.get_item(
+                TableName=self.table_name,
+                Key=user_key(sdk_app_id, user_id),
+                ProjectionExpression=_USER_PROJECTION,
+                ExpressionAttributeNames=_USER_PROJECTION_NAMES,
+                ConsistentRead=consistent,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("registrations could not be read") from exc
+        return registrations_from_item(sdk_app_id, user_id, answer.get("Item", {}))
+
+    def save_devices(
+        self,
+        sdk_app_id: int,
+        user_id: str,
+        devices: Sequence[DeviceRegistration],
+        *,
+        expected_version: int,
+        released_tokens: Iterable[str] = (),
+    ) -> int:
+        """Replace the user's device set if it is still at ``expected_version``; return the new version.
+
+        :class:`RegistrationConflict` if another writer changed it first (read again and retry). The badge
+        is left as it is. ``released_tokens``: devices this write drops, whose token items are released.
+        """
+        if expected_version:
+            condition = "#version = :expected"
+            values: dict[str, Any] = {":expected": {"N": str(expected_version)}}
+        else:
+            condition = "attribute_not_exists(#version)"
+            values = {}
+        values.update(
+            {
+                ":devices": {"M": {device.token: device_to_attribute(device) for device in devices}},
+                ":sdkAppId": {"S": str(sdk_app_id)},
+                ":userId": {"S": user_id},
+                ":now": {"S": _iso(self._clock())},
+                ":next": {"N": str(expected_version + 1)},
+            }
+        )
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=user_key(sdk_app_id, user_id),
+                UpdateExpression=(
+                    "SET #devices = :devices, #sdkAppId = :sdkAppId, #userId = :userId, "
+                    "#updatedAt = :now, #version = :next"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#devices": "devices",
+                    "#sdkAppId": "sdkAppId",
+                    "#userId": "userId",
+                    "#updatedAt": "updatedAt",
+                    "#version": "version",
+                },
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise RegistrationConflict(
+                    "the user's registrations changed during the update; retry"
+                ) from None
+            raise StorageError("registrations could not be saved") from exc
+        except BotoCoreError as exc:
+            raise StorageError("registrations could not be saved") from exc
+        for token in released_tokens:
+            self.release_token(sdk_app_id, token, user_id)
+        return expected_version + 1
+
+    def remove_all(self, sdk_app_id: int, user_id: str) -> tuple[str, ...]:
+        """Forget the user (every device and the badge); return the tokens removed."""
+        try:
+            answer = self.client.delete_item(
+                TableName=self.table_name, Key=user_key(sdk_app_id, user_id), ReturnValues="ALL_OLD"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("registrations could not be removed") from exc
+        tokens = tuple(answer.get("Attributes", {}).get("devices", {}).get("M", {}))
+        for token in tokens:
+            self.release_token(sdk_app_id, token, user_id)
+        return tokens
+
+    def set_badge(self, sdk_app_id: int, user_id: str, unread: int) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=user_key(sdk_app_id, user_id),
+                UpdateExpression="SET #badge = :unread, #sdkAppId = :sdkAppId, #userId = :userId",
+                ExpressionAttributeNames={"#badge": "badge", "#sdkAppId": "sdkAppId", "#userId": "userId"},
+                ExpressionAttributeValues={
+                    ":unread": {"N": str(unread)},
+                    ":sdkAppId": {"S": str(sdk_app_id)},
+                    ":userId": {"S": user_id},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("the badge could not be saved") from exc
+
+    # --- which user a token belongs to -----------------------------------------------------------------
+
+    def claim_token(self, sdk_app_id: int, token: str, user_id: str) -> str | None:
+        """Record ``user_id`` as the token's holder; return the previous holder, if any (one request)."""
+        try:
+            answer = self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    **token_key(sdk_app_id, token),
+                    "sdkAppId": {"S": str(sdk_app_id)},
+                    "token": {"S": token},
+                    "userId": {"S": user_id},
+                    "claimedAt": {"N": str(to_epoch_millis(self._clock()))},
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("the device token could not be recorded") from exc
+        previous = answer.get("Attributes", {}).get("userId", {}).get("S")
+        return str(previous) if previous is not None else None
+
+    def token_holder(self, sdk_app_id: int, token: str) -> str | None:
+        try:
+            answer = self.client.get_item(
+                TableName=self.table_name, Key=token_key(sdk_app_id, token), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("the device token could not be read") from exc
+        holder = answer.get("Item", {}).get("userId", {}).get("S")
+        return str(holder) if holder is not None else None
+
+    def release_token(self, sdk_app_id: int, token: str, user_id: str) -> None:
+        """Delete the token item if ``user_id`` still holds it. Best effort: a stale token item only costs a
+        no-op removal the next time the token is registered."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=token_key(sdk_app_id, token),
+                ConditionExpression="#userId = :userId",
+                ExpressionAttributeNames={"#userId": "userId"},
+                ExpressionAttributeValues={":userId": {"S": user_id}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                logger.warning("token item not released", extra={"code": _error_code(exc)})
+        except BotoCoreError:
+            logger.warning("token item not released")

@@ -1,0 +1,39 @@
+"""Certificate metadata written straight into the certificates table, in the item shape documented at the top
+of offline_push.dal.certificate_store: what registration tests need (a businessId that exists, with an
+environment) without going through the certificate upload API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import boto3
+
+from offline_push.models.credential import ApnsEnvironment
+
+
+def store_certificate_metadata(
+    table_name: str,
+    sdk_app_id: int,
+    business_id: int,
+    *,
+    environment: ApnsEnvironment = ApnsEnvironment.PRODUCTION,
+    bundle_id: str = "com.example.chat",
+    name: str = "Chat Push",
+) -> None:
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    boto3.client("dynamodb").put_item(
+        TableName=table_name,
+        Item={
+            "sdkAppId": {"S": str(sdk_app_id)},
+            "businessId": {"N": str(business_id)},
+            "name": {"S": name},
+            "type": {"S": "p12"},
+            "bundleId": {"S": bundle_id},
+            "environment": {"S": environment.value},
+            "expiresAt": {"S": (now + dt.timedelta(days=365)).isoformat()},
+            "createdAt": {"S": now.isoformat()},
+            "updatedAt": {"S": now.isoformat()},
+            "version": {"N": "1"},
+            "objectKey": {"S": f"certificates/{sdk_app_id}/{business_id}/v1.p12"},
+        },
+    )
