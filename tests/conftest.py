@@ -12,6 +12,9 @@ from local.provision import Provisioned, provision
 
 REGION = "us-east-1"
 
+# The APNs sandbox fixtures (sandbox, apns_settings, pki, ca_bundle).
+pytest_plugins = ("tests.support.apns",)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -115,8 +115,15 @@ class _ApnsServerProtocol(asyncio.Protocol):
         self.transport = transport
         self.sandbox.connections.add(self)
         self.state.connections += 1
-        ssl_object = transport.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        # TLS over memory BIOs rather than asyncio's: when a client certificate is refused, OpenSSL's alert
+        # must reach the client (asyncio drops it), as Apple's does.
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = self.sandbox.ssl_context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.handshaken = False
+
+    def _start_h2(self) -> None:
+        der = self.tls.getpeercert(binary_form=True)
         if der:
             self.identity = self.sandbox.identity_of(der)
         self.h2.local_settings = type(self.h2.local_settings)(
@@ -128,15 +135,53 @@ class _ApnsServerProtocol(asyncio.Protocol):
         )
         self.h2.initiate_connection()
         self.h2.increment_flow_control_window(_WINDOW)
-        transport.write(self.h2.data_to_send())
+        self._write()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.sandbox.connections.discard(self)
         self.open.clear()
 
-    def data_received(self, data: bytes) -> None:  # noqa: PLR0912 - one flat dispatch of h2 events
+    def _send_tls(self) -> None:
+        data = self.outgoing.read()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
         if self.doomed:
             return
+        self.incoming.write(data)
+        if not self.handshaken:
+            try:
+                self.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._send_tls()
+                return
+            except (ssl.SSLError, OSError):
+                self._send_tls()  # the alert
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            self.handshaken = True
+            self._send_tls()
+            self._start_h2()
+        chunks = []
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLError, OSError):
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            if not chunk:  # close_notify
+                break
+            chunks.append(chunk)
+        self._send_tls()
+        if chunks:
+            self._h2_received(b"".join(chunks))
+
+    def _h2_received(self, data: bytes) -> None:  # noqa: PLR0912 - one flat dispatch of h2 events
         try:
             events = self.h2.receive_data(data)
         except ProtocolError:
@@ -185,7 +230,8 @@ class _ApnsServerProtocol(asyncio.Protocol):
     def _write(self) -> None:
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+            self.tls.write(data)
+            self._send_tls()
 
     def _handle(self, stream_id: int) -> None:
         request = self.open.get(stream_id)
@@ -211,7 +257,8 @@ class _ApnsServerProtocol(asyncio.Protocol):
                 self.transport.close()
             return
         if fault is not None and fault.kind is FaultKind.HANG:
-            self._doom()
+            self.doomed = True  # silent from here on: not even the PING acks h2 has queued go out
+            self.open.clear()
             if self.transport is not None:
                 self.transport.pause_reading()
             return
@@ -304,6 +351,7 @@ class ApnsSandbox:
         self._control: asyncio.Server | None = None
         self.connections: set[_ApnsServerProtocol] = set()
         self._identities: dict[bytes, CertificateIdentity] = {}
+        self.ssl_context = server_ssl_context(pki)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -314,13 +362,11 @@ class ApnsSandbox:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        context = server_ssl_context(self.pki)
         for environment, port in self._ports.items():
             self._servers[environment] = await loop.create_server(
                 lambda environment=environment: _ApnsServerProtocol(self, environment),  # type: ignore[misc]
                 self.host,
                 port,
-                ssl=context,
                 reuse_address=True,
             )
         if self._control_port is not None:

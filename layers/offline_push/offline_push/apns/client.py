@@ -224,11 +224,12 @@ class _Batch:
             self._wake()
 
     def _elapsed(self, index: int) -> float:
-        return self.loop.time() - self.started[index] if self.attempts[index] else 0.0
+        started = self.started[index]
+        return self.loop.time() - started if started else 0.0
 
     def _retry_or_give_up(self, index: int, status: int | None, reason: str) -> None:
         attempts = self.attempts[index]
-        if attempts >= self.max_attempts:
+        if attempts >= self.max_attempts + self.token_refreshed[index]:
             request = self.requests[index]
             self._resolve(
                 index,
@@ -285,10 +286,9 @@ class _Batch:
             and self.client.token_source is not None
             and not self.token_refreshed[index]
         ):
-            # One refresh and an immediate retry, outside the attempt budget: the token, not the
+            # One refresh and an immediate retry, on top of the attempt budget: the token, not the
             # notification, was at fault.
             self.token_refreshed[index] = True
-            self.attempts[index] -= 1
             self.rejected_token = authorization
             self.ready.append(index)
             self._wake()

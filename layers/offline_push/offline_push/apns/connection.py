@@ -8,7 +8,8 @@ Failure handling, all of it ending in the request's callback and none of it hang
 
 - the server's stream limit (``SETTINGS_MAX_CONCURRENT_STREAMS``) is respected: :attr:`capacity`;
 - a response that takes longer than the read timeout cancels its stream (``Timeout``) and the connection is
-  PINGed: no answer within the ping timeout and the connection is dropped;
+  PINGed and takes no new request until the PING is answered: no answer within the ping timeout (the
+  connect timeout) and the connection is dropped;
 - a connection idle for longer than ``idle_ping_after`` is PINGed when next used (a Lambda instance thawed
   after minutes may hold a socket that silently died);
 - GOAWAY fails the streams the server did not process (``GoAway``, safe to retry) and lets the others finish;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import ssl
 from collections.abc import Callable
@@ -42,6 +44,10 @@ from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes
 
 from offline_push.apns.outcome import ApnsReason
+
+# hpack logs every header it encodes or decodes at DEBUG, the provider token (authorization) included: a
+# Lambda running at DEBUG would write bearer credentials to CloudWatch. Its debug output is never needed.
+logging.getLogger("hpack").setLevel(logging.INFO)
 
 # (status, body, apns-unique-id) of a response, or (None, reason, None) when there was none.
 ResponseCallback = Callable[[int | None, bytes | str, bytes | None], None]
@@ -113,6 +119,7 @@ class ApnsConnection(asyncio.Protocol):
         self._sweeper: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._last_received = self._loop.time()
+        self._suspect = False  # a request timed out: no new ones until a PING proves the peer alive
         self.usable = False  # accepting new requests
         self.closed = False
         self.close_reason: str | None = None
@@ -223,7 +230,7 @@ class ApnsConnection(asyncio.Protocol):
     @property
     def capacity(self) -> int:
         """How many more requests may start now."""
-        if not self.usable:
+        if not self.usable or self._suspect:
             return 0
         return self._max_streams - len(self._streams)
 
@@ -296,6 +303,7 @@ class ApnsConnection(asyncio.Protocol):
                 self._h2.reset_stream(stream_id, ErrorCodes.CANCEL)
             stream.callback(None, ApnsReason.TIMEOUT, None)
         if expired:
+            self._suspect = True
             self._send_ping()  # is the connection itself still alive?
             self._flush()
             self._finish_if_drained()
@@ -375,6 +383,9 @@ class ApnsConnection(asyncio.Protocol):
                 if self._ping_timer is not None:
                     self._ping_timer.cancel()
                     self._ping_timer = None
+                if self._suspect:
+                    self._suspect = False
+                    changed = True
             elif isinstance(event, ConnectionTerminated):
                 self._go_away(event)
                 changed = True
