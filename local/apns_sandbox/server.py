@@ -51,6 +51,7 @@ from local.apns_sandbox.state import (
     SandboxState,
 )
 from local.apple_pki import ApplePki
+from offline_push.apns.hpack_plain import PlainValueEncoder
 from offline_push.models.credential import ApnsEnvironment
 
 _CONFIG = H2Configuration(
@@ -63,6 +64,7 @@ _CONFIG = H2Configuration(
 )
 _WINDOW = 16 * 1024 * 1024
 _GOAWAY_DATA = b'{"reason":"Shutdown"}'
+_ANSWER_FIELDS = (b":status", b"apns-id", b"apns-unique-id", b"content-type", b"content-length")
 
 
 @contextlib.contextmanager
@@ -103,6 +105,8 @@ class _ApnsServerProtocol(asyncio.Protocol):
         self.state = sandbox.state
         self.environment = environment
         self.h2 = H2Connection(_CONFIG)
+        # Every value of an answer is new (apns-id, apns-unique-id): plain literals, no Huffman in Python.
+        self.h2.encoder = PlainValueEncoder(_ANSWER_FIELDS)
         self.transport: asyncio.Transport | None = None
         self.identity: CertificateIdentity | None = None
         self.open: dict[int, _Request] = {}

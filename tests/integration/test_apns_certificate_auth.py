@@ -318,3 +318,12 @@ async def test_the_payload_bytes_arrive_unchanged(
     assert accepted.payload["aps"]["alert"] == body
     assert payload != PAYLOAD
     await client.close()
+
+
+async def test_an_empty_batch_answers_at_once_without_connecting(
+    sandbox: ApnsSandbox, apns_settings: ApnsSettings, pki: ApplePki
+) -> None:
+    client = ApnsClient(certificate_credential(pki), apns_settings)
+
+    assert await client.send([]) == []
+    assert (client.stats.connections_opened, sandbox.state.connections) == (0, 0)

@@ -325,3 +325,25 @@ async def test_provider_tokens_and_keys_never_reach_the_logs(
     assert jwt_text.split(".")[2] not in logged
     assert "PRIVATE KEY" not in logged
     await client.close()
+
+
+async def test_a_key_that_cannot_sign_es256_leaves_the_batch_retryable_instead_of_raising(
+    sandbox: ApnsSandbox, apns_settings: ApnsSettings
+) -> None:
+    # Given a token credential whose key is on the wrong curve for ES256 (a corrupt upload, say)
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+    wrong_curve = ec.generate_private_key(ec.SECP384R1())
+    tokens = live_devices(sandbox, 2)
+    client = ApnsClient(token_credential(wrong_curve), apns_settings)
+    requests = [push(token) for token in tokens]
+
+    # When a batch is sent
+    outcomes = await client.send(requests)
+
+    # Then every notification has an outcome naming the problem, and nothing reached APNs
+    assert outcomes == [
+        Retryable(request.apns_id, request.device_token, None, ApnsReason.PROVIDER_TOKEN_UNAVAILABLE, 0)
+        for request in requests
+    ]
+    assert sandbox.state.connections == 0

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
 
+from h2.exceptions import ProtocolError
+
 from offline_push.apns.connection import ApnsConnection, ConnectError
 from offline_push.apns.outcome import (
     ApnsReason,
@@ -348,7 +350,13 @@ class _Batch:
                     break
                 blocked = False
                 if self.ready and self.in_flight < self.max_in_flight:
-                    authorization = await self._authorization()
+                    try:
+                        authorization = await self._authorization()
+                    except Exception:  # a batch answers per notification; it never raises
+                        key_id = getattr(client.credential, "key_id", "?")
+                        logger.exception("no APNs provider token for key %s", key_id)
+                        self._give_up_ready(ApnsReason.PROVIDER_TOKEN_UNAVAILABLE, final=False)
+                        continue
                     try:
                         connection = await client._usable_connection()
                     except ConnectError as exc:
@@ -400,13 +408,18 @@ class _Batch:
             index = ready.popleft()
             if attempts[index] == 0:
                 self.started[index] = now
-            attempts[index] += 1
             request = requests[index]
-            connection.submit(
-                client._headers(request, authorization),
-                request.notification.payload,
-                partial(on_response, index, authorization),
-            )
+            try:
+                connection.submit(
+                    client._headers(request, authorization),
+                    request.notification.payload,
+                    partial(on_response, index, authorization),
+                )
+            except ProtocolError:  # the connection's state machine refused: retire it, retry elsewhere
+                ready.appendleft(index)
+                connection.abort()
+                break
+            attempts[index] += 1
             sent += 1
         self.in_flight += sent
         client.stats.requests_sent += sent

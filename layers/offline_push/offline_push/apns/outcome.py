@@ -64,6 +64,7 @@ class ApnsReason(StrEnum):
     POOL_TIMEOUT = "PoolTimeout"  # no free stream on the connection within the pool timeout
     DEADLINE_EXCEEDED = "DeadlineExceeded"  # the caller's time budget for the batch ran out
     SERVER_CERTIFICATE_UNTRUSTED = "ServerCertificateUntrusted"  # TLS: APNs' certificate did not verify
+    PROVIDER_TOKEN_UNAVAILABLE = "ProviderTokenUnavailable"  # no provider token could be signed or read
     UNKNOWN = "Unknown"  # an error response without a readable reason
 
 

@@ -8,6 +8,7 @@ tmpfs, or anything another process could list, and the bytes in that memory are 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import ssl
@@ -50,8 +51,11 @@ def certificate_context(
 @contextmanager
 def _memory_file(content: bytes) -> Iterator[str]:
     """A path to ``content`` that exists only in this process's memory (Linux: memfd)."""
+    descriptor = None
     if hasattr(os, "memfd_create"):
-        descriptor = os.memfd_create("apns-credential", os.MFD_CLOEXEC)
+        with contextlib.suppress(OSError):  # a sandbox that forbids memfd_create: fall back below
+            descriptor = os.memfd_create("apns-credential", os.MFD_CLOEXEC)
+    if descriptor is not None:
         try:
             os.write(descriptor, content)
             yield f"/proc/self/fd/{descriptor}"
