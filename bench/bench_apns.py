@@ -4,11 +4,12 @@
 
 The APNs sandbox runs in its own process (``python -m local.apns_sandbox``) with TLS and a client
 certificate, as Apple's certificate-based connections; every client sends the same notifications over one
-HTTP/2 connection with N requests in flight. Reported per client and in-flight level (median of the
-repeats, by throughput): notifications per second, latency p50/p99 (request start to answer), the client's
+HTTP/2 connection with N requests in flight. Reported per client and in-flight level (each the median
+over the repeats): notifications per second, latency p50/p99 (request start to answer), the client's
 CPU seconds per 10,000 notifications, the sandbox process's CPU use as a share of one core (so it is visibly
-not the bottleneck), and ratios to aioapns and to the raw-h2 ceiling. Every run checks that the sandbox
-accepted each notification exactly once.
+not the bottleneck), and ratios to aioapns and to the raw-h2 ceiling. The repeats go round-robin over the
+clients, so a drift in the machine's load falls on all of them. Every run checks that the sandbox accepted
+each notification exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import platform
 import ssl
+import statistics
 import sys
 import tempfile
 import time
@@ -298,40 +300,54 @@ RUNNERS: dict[str, Callable[[], Runner]] = {
 # --- the run ----------------------------------------------------------------------------------------------
 
 
-async def measure(
-    name: str, run: Runner, setup: Setup, *, count: int, in_flight: int, repeat: int
-) -> list[Sample]:
+async def measure(name: str, run: Runner, setup: Setup, *, count: int, in_flight: int) -> Sample:
+    """One timed run; the sandbox must have accepted each notification exactly once."""
     tokens = setup.tokens[:count]
-    await run(setup, setup.tokens[-200:], min(in_flight, 100))  # connect and warm up
     control = setup.sandbox.control
-    samples = []
-    for _ in range(repeat):
-        control.clear_notifications()
-        sandbox_before = setup.sandbox.cpu_seconds()
-        cpu_before = time.process_time()
-        started = time.perf_counter()
-        latencies, delivered = await run(setup, tokens, in_flight)
-        wall = time.perf_counter() - started
-        cpu = time.process_time() - cpu_before
-        sandbox_cpu = setup.sandbox.cpu_seconds() - sandbox_before
-        stats = control.stats()
-        if delivered != count or stats["accepted"] != count or stats["duplicates"]:
-            raise RuntimeError(f"{name}: delivered {delivered}/{count}, sandbox stats {stats}")
-        samples.append(Sample(name, in_flight, count, wall, cpu, sandbox_cpu, latencies))
-        print(
-            f"  {name:8} {in_flight:4} in flight: {samples[-1].rate:7.0f}/s "
-            f"p50 {samples[-1].percentile(0.5):6.1f} ms p99 {samples[-1].percentile(0.99):6.1f} ms",
-            file=sys.stderr,
-            flush=True,
+    control.clear_notifications()
+    sandbox_before = setup.sandbox.cpu_seconds()
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    latencies, delivered = await run(setup, tokens, in_flight)
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    sandbox_cpu = setup.sandbox.cpu_seconds() - sandbox_before
+    stats = control.stats()
+    if delivered != count or stats["accepted"] != count or stats["duplicates"]:
+        raise RuntimeError(f"{name}: delivered {delivered}/{count}, sandbox stats {stats}")
+    sample = Sample(name, in_flight, count, wall, cpu, sandbox_cpu, latencies)
+    print(
+        f"  {name:8} {in_flight:4} in flight: {sample.rate:7.0f}/s "
+        f"p50 {sample.percentile(0.5):6.1f} ms p99 {sample.percentile(0.99):6.1f} ms "
+        f"CPU {sample.cpu_per_10k:.2f} s/10k, sandbox {sample.sandbox_share:.0%}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return sample
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Each measure's median over the repeats (a noisy run moves one median at most by one rank)."""
+
+    rate: float
+    p50: float
+    p99: float
+    cpu_per_10k: float
+    sandbox_share: float
+
+    @classmethod
+    def of(cls, samples: list[Sample]) -> Summary:
+        return cls(
+            rate=statistics.median(sample.rate for sample in samples),
+            p50=statistics.median(sample.percentile(0.5) for sample in samples),
+            p99=statistics.median(sample.percentile(0.99) for sample in samples),
+            cpu_per_10k=statistics.median(sample.cpu_per_10k for sample in samples),
+            sandbox_share=statistics.median(sample.sandbox_share for sample in samples),
         )
-    return samples
 
 
-def median_sample(samples: list[Sample]) -> Sample:
-    return sorted(samples, key=lambda sample: sample.rate)[len(samples) // 2]
-
-
-def render(results: dict[tuple[str, int], Sample], levels: Sequence[int], names: Sequence[str]) -> str:
+def render(results: dict[tuple[str, int], Summary], levels: Sequence[int], names: Sequence[str]) -> str:
     lines = [
         "| client | in flight | notifications/s | p50 ms | p99 ms | client CPU s / 10k | sandbox CPU "
         "| vs aioapns | vs raw-h2 |",
@@ -339,25 +355,35 @@ def render(results: dict[tuple[str, int], Sample], levels: Sequence[int], names:
     ]
     for level in levels:
         for name in names:
-            sample = results.get((name, level))
-            if sample is None:
+            summary = results.get((name, level))
+            if summary is None:
                 continue
             peer = results.get(("aioapns", level))
             ceiling = results.get(("raw-h2", level))
             lines.append(
-                f"| {name} | {level} | {sample.rate:,.0f} | {sample.percentile(0.5):.1f} "
-                f"| {sample.percentile(0.99):.1f} | {sample.cpu_per_10k:.2f} | {sample.sandbox_share:.0%} "
-                f"| {f'{sample.rate / peer.rate:.2f}x' if peer else '-'} "
-                f"| {f'{sample.rate / ceiling.rate:.0%}' if ceiling else '-'} |"
+                f"| {name} | {level} | {summary.rate:,.0f} | {summary.p50:.1f} | {summary.p99:.1f} "
+                f"| {summary.cpu_per_10k:.2f} | {summary.sandbox_share:.0%} "
+                f"| {f'{summary.rate / peer.rate:.2f}x' if peer else '-'} "
+                f"| {f'{summary.rate / ceiling.rate:.0%}' if ceiling else '-'} |"
             )
     return "\n".join(lines)
+
+
+def pin(mode: str, sandbox_pid: int) -> str:
+    """``split``: this process (the clients) on one CPU, the sandbox on another; ``none``: as scheduled."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if mode == "none" or len(cpus) < 2:
+        return "; not pinned"
+    os.sched_setaffinity(0, {cpus[0]})
+    os.sched_setaffinity(sandbox_pid, {cpus[1]})
+    return f"; client pinned to CPU {cpus[0]}, sandbox to CPU {cpus[1]}"
 
 
 def conditions(count: int, repeat: int) -> str:
     load = os.getloadavg()
     return (
-        f"{count:,} notifications per run, median of {repeat} runs; TLS 1.3 + client certificate, one HTTP/2 "
-        f"connection, loopback; sandbox in its own process; Python {platform.python_version()}, "
+        f"{count:,} notifications per run, medians of {repeat} runs; TLS 1.3 + client certificate, "
+        f"one HTTP/2 connection, loopback; sandbox in its own process; Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
 
@@ -368,6 +394,7 @@ async def bench(arguments: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="bench-apns-") as directory:
         state_dir = Path(directory)
         with start_sandbox_process(state_dir) as sandbox:
+            pinning = pin(arguments.pin, sandbox.pid)
             pki = sandbox.pki()
             issued = pki.issue_push_certificate(TOPIC, PushCertificateKind.DEVELOPMENT)
             certificate_file = state_dir / "client.pem"
@@ -385,22 +412,29 @@ async def bench(arguments: argparse.Namespace) -> str:
                 TOPIC, ApnsEnvironment.DEVELOPMENT, issued.certificate, issued.private_key, "bench"
             )
             setup = Setup(sandbox, credential, certificate_file, tokens)
-            results: dict[tuple[str, int], Sample] = {}
+            results: dict[tuple[str, int], Summary] = {}
             for level in levels:
+                runners: dict[str, Runner] = {}
                 for name in names:
                     try:
-                        runner = RUNNERS[name]()
+                        runners[name] = RUNNERS[name]()
                     except ImportError:
                         print(f"  {name}: not installed, skipped", file=sys.stderr)
                         continue
-                    count = arguments.count
-                    if name == "httpx":
-                        count = min(count, arguments.httpx_count)
-                    samples = await measure(
-                        name, runner, setup, count=count, in_flight=level, repeat=arguments.repeat
-                    )
-                    results[(name, level)] = median_sample(samples)
-    return render(results, levels, names) + "\n\n" + conditions(arguments.count, arguments.repeat)
+                    await runners[name](setup, setup.tokens[-200:], min(level, 100))  # connect, warm up
+                # Round-robin repeats: the machine's load drifts, and each client gets its share of it.
+                samples: dict[str, list[Sample]] = {name: [] for name in runners}
+                for _ in range(arguments.repeat):
+                    for name, runner in runners.items():
+                        count = (
+                            min(arguments.count, arguments.httpx_count)
+                            if name == "httpx"
+                            else arguments.count
+                        )
+                        samples[name].append(await measure(name, runner, setup, count=count, in_flight=level))
+                for name, taken in samples.items():
+                    results[(name, level)] = Summary.of(taken)
+    return render(results, levels, names) + "\n\n" + conditions(arguments.count, arguments.repeat) + pinning
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-flight", default="100,500", help="comma-separated levels")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", default="ours,aioapns,raw-h2,httpx")
+    parser.add_argument("--pin", choices=("split", "none"), default="split", help="CPU pinning")
     parser.add_argument("--httpx-count", type=int, default=2_000, help="stock httpx is slow: fewer")
     arguments = parser.parse_args(argv)
     print(asyncio.run(bench(arguments)))

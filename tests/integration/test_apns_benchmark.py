@@ -23,4 +23,4 @@ def test_the_benchmark_reports_every_client_against_the_sandbox_process(
     ]
     assert exit_code == 0
     assert rows == ["client", "ours", "aioapns", "raw-h2", "httpx"]
-    assert "median of 1 runs" in table
+    assert "medians of 1 runs" in table
