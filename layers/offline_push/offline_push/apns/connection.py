@@ -187,6 +187,7 @@ class ApnsConnection(asyncio.Protocol):
     def _fail_settings(self, exc: BaseException) -> None:
         if not self._settings_received.done():
             self._settings_received.set_exception(exc)
+            self._settings_received.exception()  # open() may have given up: no "never retrieved"
 
     def connection_lost(self, exc: BaseException | None) -> None:
         reason, final = reason_for_exception(exc)
@@ -195,14 +196,15 @@ class ApnsConnection(asyncio.Protocol):
                 self._fail_settings(ConnectError(reason, str(exc), final=True))
             else:
                 self._fail_settings(ConnectionResetError("the connection closed during setup"))
-        self._closed(self.close_reason or reason)
+        self._closed(reason)
 
     def _closed(self, reason: str) -> None:
+        """Fail what is still open with ``reason``: unanswered, maybe processed (never "GoAway" here)."""
         if self.closed:
             return
         self.closed = True
         self.usable = False
-        self.close_reason = reason
+        self.close_reason = self.close_reason or reason
         for timer in (self._sweeper, self._ping_timer):
             if timer is not None:
                 timer.cancel()
@@ -217,7 +219,7 @@ class ApnsConnection(asyncio.Protocol):
         """Drop the connection now; open streams fail with ``ConnectionLost``."""
         if self._transport is not None:
             self._transport.abort()
-        self._closed(self.close_reason or ApnsReason.CONNECTION_LOST)
+        self._closed(ApnsReason.CONNECTION_LOST)
 
     def close(self) -> None:
         """Stop taking requests; say GOAWAY and close once the open streams are answered."""
