@@ -54,7 +54,7 @@ class Clock:
 
 
 def _store(aws: Provisioned) -> ProviderTokenStore:
-    return ProviderTokenStore(aws.environment["PROVIDER_TOKENS_TABLE"], aws.environment["KMS_KEY_ID"])
+    return _SerialisedStore(aws.environment["PROVIDER_TOKENS_TABLE"], aws.environment["KMS_KEY_ID"])
 
 
 async def test_a_notification_with_a_valid_provider_token_is_delivered(
@@ -211,8 +211,22 @@ async def test_instances_sharing_the_token_store_use_one_token(
         await pool.close()
 
 
-class _RacingStore(ProviderTokenStore):
-    """The real store, with every writer held at a barrier so that two refreshes race for the write."""
+_ITEM_WRITES = threading.Lock()
+
+
+class _SerialisedStore(ProviderTokenStore):
+    """The real store. DynamoDB applies conditional writes to one item one at a time; moto, serving several
+    threads in-process, does not, so the writes are serialised here as the service would."""
+
+    def put_if_unchanged(
+        self, team_id: str, key_id: str, token: StoredProviderToken, *, expected_issued_at: int | None
+    ) -> bool:
+        with _ITEM_WRITES:
+            return super().put_if_unchanged(team_id, key_id, token, expected_issued_at=expected_issued_at)
+
+
+class _RacingStore(_SerialisedStore):
+    """Every writer held at a barrier, so that two refreshes that both saw the stale token race to write."""
 
     def __init__(self, *args: Any, barrier: threading.Barrier, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
