@@ -197,6 +197,9 @@ class ApplePki:
             .sign(self.ca_key, hashes.SHA256())
         )
 
+    def _authority_key_identifier(self) -> x509.AuthorityKeyIdentifier:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key())
+
     def ca_pem(self) -> bytes:
         return self.ca_certificate.public_bytes(serialization.Encoding.PEM)
 
@@ -248,6 +251,10 @@ class ApplePki:
                 critical=True,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(self._authority_key_identifier(), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
+            )
         )
         if kind in (PushCertificateKind.DEVELOPMENT, PushCertificateKind.UNIVERSAL):
             builder = builder.add_extension(
@@ -283,6 +290,9 @@ class ApplePki:
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            # Python 3.13's default context verifies strictly (VERIFY_X509_STRICT): leaves must name their CA.
+            .add_extension(self._authority_key_identifier(), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(self.ca_key, hashes.SHA256())
         )
         return IssuedCertificate(certificate, key)
@@ -290,3 +300,40 @@ class ApplePki:
     def write_ca(self, path: Path) -> Path:
         path.write_bytes(self.ca_pem())
         return path
+
+    # Out-of-process use: the APNs sandbox runs as its own process (benchmarks, the local stack) and the
+    # processes that issue certificates for it load the same CA from its state directory.
+    CA_CERTIFICATE_FILE = "ca.pem"
+    CA_KEY_FILE = "ca-key.pem"
+
+    def save(self, directory: Path) -> Path:
+        """Write the CA certificate and its key (a throwaway test CA: owner-only, unencrypted)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        key_path = directory / self.CA_KEY_FILE
+        key_path.touch(mode=0o600, exist_ok=True)
+        key_path.write_bytes(
+            self.ca_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return self.write_ca(directory / self.CA_CERTIFICATE_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> ApplePki:
+        """The CA :meth:`save` wrote to ``directory``."""
+        key = serialization.load_pem_private_key((directory / cls.CA_KEY_FILE).read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise ValueError(f"{directory / cls.CA_KEY_FILE} is not an EC or RSA key")
+        pki = cls(ca_key=key)
+        pki.ca_certificate = x509.load_pem_x509_certificate(
+            (directory / cls.CA_CERTIFICATE_FILE).read_bytes()
+        )
+        return pki
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> ApplePki:
+        if (directory / cls.CA_KEY_FILE).is_file() and (directory / cls.CA_CERTIFICATE_FILE).is_file():
+            return cls.load(directory)
+        pki = cls()
+        pki.save(directory)
+        return pki

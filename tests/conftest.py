@@ -28,6 +28,10 @@ def _session() -> boto3.Session:
     return boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+# The APNs sandbox fixtures (sandbox, apns_settings, pki, ca_bundle).
+pytest_plugins = ("tests.support.apns",)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test can reach a real AWS account: fake credentials, a fixed region, no profile or endpoint."""
