@@ -59,6 +59,11 @@ pytest: $(BIN)/.installed
 .PHONY: test
 test: lint validate pytest  ## everything CI checks: lint, types, template, unit + integration + e2e tests
 
+.PHONY: invoke
+invoke: $(BIN)/.installed  ## run one handler on a sample event against local AWS: make invoke FN=dispatch EVENT=events/<file>.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<logical id or folder> EVENT=events/<file>.json [TEMPLATE=template.yaml]" >&2; exit 2; }
+	@$(BIN)/python -m local.invoke "$(FN)" "$(EVENT)" --template "$(or $(TEMPLATE),template.yaml)"
+
 .PHONY: build
 build: $(VENV_SAM)/bin/.installed  ## sam build (no Docker needed: the runtime's Python is put on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml

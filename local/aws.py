@@ -6,6 +6,9 @@ when it is set, so handlers run unchanged: no endpoint in their code, no mock in
 environment also carries fake credentials and the region, and removes what would send boto3 elsewhere (a
 profile, a per-service endpoint, ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``).
 
+While it runs, the process's own environment is cleared of those variables too: moto serves from this
+process and uses botocore itself. They are put back on ``stop``.
+
 moto keeps its state in module globals, so one process holds one emulated AWS at a time: starting a second
 :class:`LocalAws` while one runs is refused, and each start begins from an empty account. (Do not use
 moto's in-process ``mock_aws`` while a server runs in the same process: it intercepts every boto3 call.)
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import boto3
+import botocore.session
 from moto.server import ThreadedMotoServer
 
 from local.provision import Provisioned, provision
@@ -70,6 +74,7 @@ class LocalAws:
         self._server: Any = None
         self._endpoint_url: str | None = None
         self._provisioned: Provisioned | None = None
+        self._isolation: ProcessEnvironment | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -92,6 +97,10 @@ class LocalAws:
                 )
             LocalAws._running = self
         try:
+            # moto serves from this process and uses botocore itself: a profile of the user's shell that this
+            # machine lacks would fail it, so the conflicting variables go for as long as it runs.
+            self._isolation = ProcessEnvironment({}, unset=self.conflicting_variables())
+            self._isolation.apply()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
             self._server = ThreadedMotoServer(
                 ip_address=self._address[0], port=self._address[1], verbose=False
@@ -125,6 +134,9 @@ class LocalAws:
             if self._server._server is not None:
                 self._server._server.server_close()
             self._server = None
+        if self._isolation is not None:
+            self._isolation.restore()
+            self._isolation = None
         with LocalAws._running_lock:
             if LocalAws._running is self:
                 LocalAws._running = None
@@ -163,10 +175,13 @@ class LocalAws:
 @cache
 def _local_session(region: str) -> boto3.Session:
     # One session per region for the whole process: each new session loads botocore's service models again.
+    # It ignores AWS_PROFILE: a profile of the user's shell missing from this machine fails a session.
+    botocore_session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     return boto3.Session(
         aws_access_key_id=LOCAL_ACCESS_KEY_ID,
         aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY,
         region_name=region,
+        botocore_session=botocore_session,
     )
 
 

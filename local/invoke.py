@@ -16,6 +16,7 @@ through the API of the running local stack.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from local.aws import LocalAws, ProcessEnvironment
 from local.lambda_runtime import (
+    FreshModules,
     InvocationRejected,
     LocalFunction,
     find_function,
@@ -62,18 +64,23 @@ def main(argv: list[str] | None = None) -> int:
                 **LOCAL_RUNTIME_ENVIRONMENT,
                 **shared_environment(definitions, aws.provisioned),
                 **aws.environment,
-            },
-            unset=LocalAws.conflicting_variables(),
+            }
         )
         environment.apply()
+        modules = FreshModules(definitions)
+        modules.enter()
         function = LocalFunction(definition, region=arguments.region)
         try:
-            result = function.invoke(event)
+            # The handler's own output (Powertools logs and metrics print to stdout) goes to stderr, so that
+            # stdout carries the answer alone and can be piped.
+            with contextlib.redirect_stdout(sys.stderr):
+                result = function.invoke(event)
         except InvocationRejected as exc:
             print(json.dumps({"errorType": exc.error_type, "errorMessage": str(exc)}, indent=2))
             return 1
         finally:
             function.close()
+            modules.exit()
             environment.restore()
     print(json.dumps(result.payload if result.ok else result.error, indent=2, ensure_ascii=False))
     return 0 if result.ok else 1

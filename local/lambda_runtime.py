@@ -154,6 +154,61 @@ def find_function(definitions: Mapping[str, FunctionDefinition], name: str) -> F
     raise KeyError(f"no function {name!r} in the template; functions: {known}")
 
 
+class FreshModules:
+    """Give a stack's functions their own, cold copies of the handler and layer modules, as a new deployment
+    gets new sandboxes; and give the process its own copies back afterwards.
+
+    Handlers and the layer read settings once and cache boto3 clients. Without this, a stack would reuse
+    what an earlier stack, or a test with moto's ``mock_aws``, left in those modules: a client bound to an
+    endpoint that is gone, a table or key name of another account. On ``enter`` the function packages (e.g.
+    ``functions.dispatch``) and the layers' top-level packages (e.g. ``offline_push``) leave ``sys.modules``,
+    so the first invocation imports them anew; on ``exit`` the stack's copies go and the originals return.
+    """
+
+    def __init__(self, definitions: Mapping[str, FunctionDefinition]) -> None:
+        prefixes = set()
+        for definition in definitions.values():
+            package, _, _ = definition.module_name.rpartition(".")
+            prefixes.add(package or definition.module_name)
+            for layer_dir in definition.layer_dirs:
+                prefixes.update(_top_level_modules(layer_dir))
+        self.prefixes = frozenset(prefixes)
+        self._saved: dict[str, Any] | None = None
+
+    def _covers(self, name: str) -> bool:
+        return any(name == prefix or name.startswith(prefix + ".") for prefix in self.prefixes)
+
+    def enter(self) -> None:
+        if self._saved is not None:
+            return
+        self._saved = {name: module for name, module in sys.modules.items() if self._covers(name)}
+        for name in self._saved:
+            del sys.modules[name]
+
+    def exit(self) -> None:
+        if self._saved is None:
+            return
+        for name in [name for name in sys.modules if self._covers(name)]:
+            del sys.modules[name]
+        sys.modules.update(self._saved)
+        # A package keeps its submodules as attributes: point them back at the originals too.
+        for name in sorted(self._saved):
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules:
+                setattr(sys.modules[parent], child, self._saved[name])
+        self._saved = None
+
+
+def _top_level_modules(layer_dir: Path) -> set[str]:
+    if not layer_dir.is_dir():
+        return set()
+    return {
+        entry.stem if entry.suffix == ".py" else entry.name
+        for entry in layer_dir.iterdir()
+        if (entry.is_dir() and (entry / "__init__.py").is_file()) or entry.suffix == ".py"
+    }
+
+
 class EnvironmentConflict(ValueError):
     """Two functions set one variable to different values; in one process they cannot both be right."""
 

@@ -31,6 +31,7 @@ from local.api_gateway import (
 from local.aws import LocalAws, ProcessEnvironment
 from local.lambda_runtime import (
     REPO_ROOT,
+    FreshModules,
     FunctionDefinition,
     LocalFunction,
     find_function,
@@ -86,6 +87,7 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.environment: dict[str, str] = {}
         self._process_environment: ProcessEnvironment | None = None
+        self._modules = FreshModules(self.definitions)
 
     def start(self) -> Self:
         try:
@@ -96,10 +98,9 @@ class LocalStack:
                 **self.extra_environment,
                 **self.aws.environment,
             }
-            self._process_environment = ProcessEnvironment(
-                self.environment, unset=LocalAws.conflicting_variables()
-            )
+            self._process_environment = ProcessEnvironment(self.environment)
             self._process_environment.apply()
+            self._modules.enter()
             admin = AdminIdentity()
             for api_id, api in http_apis(self.aws.template, self.definitions).items():
                 port = self.api_port if not self.apis else 0
@@ -133,6 +134,7 @@ class LocalStack:
         self.apis = {}
         for function in self.functions.values():
             function.close()
+        self._modules.exit()
         if self._process_environment is not None:
             self._process_environment.restore()
             self._process_environment = None

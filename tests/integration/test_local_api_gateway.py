@@ -239,6 +239,7 @@ def test_the_handler_gets_a_lambda_context_and_environment_from_the_template(sta
         "DEPLOYMENT_NAME": "offline-push-us-east-1",
         "AWS_ENDPOINT_URL": stack.aws.endpoint_url,
         "AWS_REGION": "us-east-1",
+        "LOCAL_EXTRA": None,
     }
 
 

@@ -22,7 +22,7 @@ from local.lambda_runtime import (
     function_definitions,
 )
 from local.template import load_template
-from tests.support.local_stack.responder import app as responder
+from tests.support.local_stack import observed
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "support" / "local_stack" / "template.yaml"
 
@@ -55,7 +55,7 @@ def test_an_answer_comes_back_as_the_runtime_encoded_it(responder_function: Loca
 
 def test_concurrent_invocations_of_one_function_run_one_at_a_time(responder_function: LocalFunction) -> None:
     # Given three callers invoking the same function at once
-    responder.PEAK_CONCURRENCY = 0
+    observed.reset()
     results: list[bool] = []
     callers = [
         threading.Thread(target=lambda: results.append(responder_function.invoke(instructions(sleep=0.1)).ok))
@@ -69,7 +69,7 @@ def test_concurrent_invocations_of_one_function_run_one_at_a_time(responder_func
         caller.join()
 
     # Then every invocation succeeded and never two ran together, as in one Lambda sandbox
-    assert (results, responder.PEAK_CONCURRENCY) == ([True, True, True], 1)
+    assert (results, observed.peak_concurrency) == ([True, True, True], 1)
 
 
 def test_a_handler_exception_is_reported_as_lambda_reports_it(responder_function: LocalFunction) -> None:

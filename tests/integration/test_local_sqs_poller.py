@@ -18,7 +18,7 @@ import pytest
 
 from local.sqs_poller import BatchOutcome, SqsEventSource, SqsPoller
 from local.stack import LocalStack
-from tests.support.local_stack.jobs import app as jobs
+from tests.support.local_stack import observed
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "support" / "local_stack" / "template.yaml"
 
@@ -27,7 +27,7 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "support" / "local_stack" / "te
 def stack() -> Iterator[LocalStack]:
     """A fresh stack per test: SQS (and moto) allow one purge per queue a minute, so queues are not reused.
     The poller is driven step by step (poll_once), except where a test starts it."""
-    jobs.RECEIVED.clear()
+    observed.reset()
     with LocalStack(TEMPLATE, poll_queues=False) as running:
         yield running
 
@@ -103,7 +103,7 @@ def test_a_batch_arrives_as_lambdas_sqs_event_and_processed_messages_are_deleted
     # Then the handler got both in one SQS event, and both were deleted
     assert outcome == BatchOutcome((first, second), deleted=(first, second), retried=(), reason=None)
     assert queue_depth(stack, "JobsQueue") == 0
-    [event] = jobs.RECEIVED
+    [event] = observed.SQS_EVENTS
     record = event["Records"][0]
     attributes = record.pop("attributes")
     assert re.fullmatch(r"\d{13}", attributes.pop("SentTimestamp"))
@@ -150,10 +150,10 @@ def test_a_reported_failure_is_retried_then_dead_lettered_after_max_receive_coun
         BatchOutcome((done, failing), deleted=(done,), retried=(failing,), reason="batchItemFailures"),
         BatchOutcome((failing,), deleted=(), retried=(failing,), reason="batchItemFailures"),
     )
-    assert [record["attributes"]["ApproximateReceiveCount"] for record in jobs.RECEIVED[1]["Records"]] == [
-        "2"
-    ]
-    assert (moved, queue_depth(stack, "JobsQueue"), len(jobs.RECEIVED)) == ([failing], 0, 2)
+    assert [
+        record["attributes"]["ApproximateReceiveCount"] for record in observed.SQS_EVENTS[1]["Records"]
+    ] == ["2"]
+    assert (moved, queue_depth(stack, "JobsQueue"), len(observed.SQS_EVENTS)) == ([failing], 0, 2)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +194,7 @@ def test_the_running_poller_drains_the_queue_and_dead_letters_what_keeps_failing
         time.sleep(0.2)
 
     # Then the good job was handled once and deleted, the failing one handled twice and dead-lettered
-    handled = [record["messageId"] for event in jobs.RECEIVED for record in event["Records"]]
+    handled = [record["messageId"] for event in observed.SQS_EVENTS for record in event["Records"]]
     assert (sorted(handled), moved, queue_depth(stack, "JobsQueue")) == (
         sorted([done, failing, failing]),
         [failing],

@@ -6,7 +6,14 @@ import json
 import os
 from typing import Any
 
-CONFIGURATION = ("ITEMS_TABLE", "JOBS_QUEUE_URL", "DEPLOYMENT_NAME", "AWS_ENDPOINT_URL", "AWS_REGION")
+CONFIGURATION = (
+    "ITEMS_TABLE",
+    "JOBS_QUEUE_URL",
+    "DEPLOYMENT_NAME",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "LOCAL_EXTRA",
+)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

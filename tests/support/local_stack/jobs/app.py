@@ -2,7 +2,7 @@
 "malformed" | "sleep"}. "fail" reports the message in batchItemFailures, "raise" fails the whole invocation,
 "malformed" answers a batchItemFailures entry Lambda cannot match, "sleep" outlives the 1 s Timeout.
 
-Every event it receives is kept in RECEIVED, in order, for the tests to read."""
+Every event it receives is kept in tests.support.local_stack.observed.SQS_EVENTS, for the tests to read."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import json
 import time
 from typing import Any
 
-RECEIVED: list[dict[str, Any]] = []
+from tests.support.local_stack import observed
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    RECEIVED.append(event)
+    observed.SQS_EVENTS.append(event)
     outcomes = {record["messageId"]: json.loads(record["body"])["outcome"] for record in event["Records"]}
     if "raise" in outcomes.values():
         raise RuntimeError("a job asked the handler to fail")

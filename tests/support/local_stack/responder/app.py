@@ -2,19 +2,16 @@
 
 {"answer": X} returns X as the Lambda answer; {"raise": "message"} raises; {"sleep": seconds} sleeps first;
 {"unencodable": true} returns what JSON cannot encode; {"answer_of_size": n} returns a string of n bytes.
-PEAK_CONCURRENCY records how many invocations ever ran at once in this process."""
+How many invocations ever ran at once is recorded in tests.support.local_stack.observed."""
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from typing import Any
 
-PEAK_CONCURRENCY = 0
-_running = 0
-_lock = threading.Lock()
+from tests.support.local_stack import observed
 
 
 class RequestedFailure(RuntimeError):
@@ -22,15 +19,11 @@ class RequestedFailure(RuntimeError):
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
-    global PEAK_CONCURRENCY, _running  # noqa: PLW0603 - the probe is this module's state by design
-    with _lock:
-        _running += 1
-        PEAK_CONCURRENCY = max(PEAK_CONCURRENCY, _running)
+    observed.entered()
     try:
         return _respond(event)
     finally:
-        with _lock:
-            _running -= 1
+        observed.left()
 
 
 def _respond(event: dict[str, Any]) -> Any:
