@@ -253,8 +253,11 @@ class SqsPoller:
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             messages += received
-            if not messages or (not received and wait == 0):
+            if not messages:
                 break
+            if not received and wait == 0:
+                # Under a second of the window left: short polls, a moment apart, until it closes.
+                self._stop.wait(min(0.1, max(0.0, window_ends - time.monotonic())))
         return messages
 
     def _delete(self, records: list[dict[str, Any]]) -> None:

@@ -6,9 +6,11 @@ The test template's JobsQueue has a 1 s visibility timeout and sends a message t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,4 +201,32 @@ def test_the_running_poller_drains_the_queue_and_dead_letters_what_keeps_failing
         sorted([done, failing, failing]),
         [failing],
         0,
+    )
+
+
+def test_a_batching_window_gathers_what_arrives_within_it_into_one_batch(
+    stack: LocalStack, poller: SqsPoller
+) -> None:
+    # Given an event source with a 0.8 s batching window (within the queue's 1 s visibility timeout),
+    # one job waiting and another arriving 0.3 s later
+    windowed = SqsPoller(
+        dataclasses.replace(poller.source, batch_size=5, batching_window_seconds=0.8),
+        poller.function,
+        stack.client("sqs"),
+        receive_wait_seconds=0,
+    )
+    first = send(stack, "ok")
+    later = threading.Timer(0.3, lambda: send(stack, "ok"))
+    later.start()
+
+    # When the poller takes a batch
+    outcome = windowed.poll_once()
+    later.join()
+
+    # Then both jobs are in it
+    assert outcome is not None
+    assert (outcome.message_ids[0], len(outcome.message_ids), outcome.deleted) == (
+        first,
+        2,
+        outcome.message_ids,
     )
