@@ -64,6 +64,11 @@ bench: $(BIN)/.installed  ## run every benchmark in bench/ (each prints a table)
 	@for module in $(sort $(basename $(notdir $(wildcard bench/bench_*.py)))); do \
 		echo "== bench.$$module"; $(BIN)/python -m bench.$$module $(BENCH_ARGS) || exit 1; echo; done
 
+.PHONY: invoke
+invoke: $(BIN)/.installed  ## run one handler on a sample event against local AWS: make invoke FN=dispatch EVENT=events/<file>.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<logical id or folder> EVENT=events/<file>.json [TEMPLATE=template.yaml]" >&2; exit 2; }
+	@$(BIN)/python -m local.invoke "$(FN)" "$(EVENT)" --template "$(or $(TEMPLATE),template.yaml)"
+
 .PHONY: build
 build: $(VENV_SAM)/bin/.installed  ## sam build (no Docker needed: the runtime's Python is put on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml

@@ -27,37 +27,49 @@ class Provisioned:
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    # What ``!Ref`` gives for template parameters (their defaults) and pseudo parameters (AWS::Region ...).
+    parameters: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> str:
         if isinstance(value, str):
             return value
+        if isinstance(value, bool | int | float):
+            return str(value).lower() if isinstance(value, bool) else str(value)
         if isinstance(value, dict) and "Ref" in value:
-            return self.refs[value["Ref"]]
+            name = value["Ref"]
+            return self.refs[name] if name in self.refs else self.parameters[name]
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             return self.attributes[(logical_id, attribute)]
-        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
-            return _SUB_VARIABLE.sub(lambda match: self._sub_variable(match.group(1)), value["Fn::Sub"])
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return self._substitute(value["Fn::Sub"])
         raise ValueError(f"cannot resolve {value!r} locally")
 
-    def _sub_variable(self, name: str) -> str:
-        if name in self.refs:
-            return self.refs[name]
-        logical_id, _, attribute = name.partition(".")
-        return self.attributes[(logical_id, attribute)]
+    def _substitute(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return self.resolve(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                return self.attributes[(logical_id, attribute)]
+            return self.resolve({"Ref": name})
+
+        # ${!Literal} is CloudFormation's escape for a literal ${Literal}.
+        resolved = re.sub(r"\$\{(?!!)([^}]+)\}", replace, str(text))
+        return resolved.replace("${!", "${")
 
 
-# ${Name} or ${Resource.Attribute} in a !Sub string (${!Literal} is not a variable).
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
-
-
-def pseudo_parameters(stack_name: str, region: str) -> dict[str, str]:
-    """What CloudFormation's pseudo parameters resolve to for a local stack named ``stack_name``."""
+def pseudo_parameters(region: str, stack_name: str) -> dict[str, str]:
+    """What CloudFormation's pseudo parameters resolve to for a local stack."""
     return {
-        "AWS::StackName": stack_name,
-        "AWS::Region": region,
         "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Region": region,
         "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+        "AWS::StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{stack_name}/local",
         "AWS::URLSuffix": "amazonaws.com",
     }
 
@@ -78,7 +90,10 @@ def provision(
     session = session or boto3.Session()
     resources: dict[str, dict[str, Any]] = document["Resources"]
     done = Provisioned()
-    done.refs.update(pseudo_parameters(name_prefix, session.region_name or "us-east-1"))
+    done.parameters = pseudo_parameters(session.region_name or "us-east-1", name_prefix)
+    for name, parameter in document.get("Parameters", {}).items():
+        if "Default" in parameter:
+            done.parameters[name] = str(parameter["Default"])
     # Keys first (buckets encrypt with them), dead-letter queues before the queues that name them.
     _create_keys(session.client("kms", endpoint_url=endpoint_url), resources, done)
     _create_tables(session.client("dynamodb", endpoint_url=endpoint_url), document, done)

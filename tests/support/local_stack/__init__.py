@@ -1,0 +1,1 @@
+"""TEST ONLY: a small SAM template and handlers that the local stack's own tests run (never deployed)."""
