@@ -244,3 +244,12 @@ class ExpiredUserToken(Unauthorized):
     """Distinct code so an app knows to fetch a fresh token from its server and retry."""
 
     code = "TokenExpired"
+
+
+# --- dispatch and deliveries ----------------------------------------------------------------------------
+
+
+class MessageNotFound(NotFound):
+    """No delivery, summary or invalid-job record of a message (never sent, or its records expired)."""
+
+    code = "MessageNotFound"

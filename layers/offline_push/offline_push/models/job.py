@@ -284,6 +284,9 @@ class PushJob(_Strict):
     sender_name_card: str = Field(default="", alias="SenderNameCard")
     msg_body: list[MsgElement] = Field(alias="MsgBody", min_length=1)
     offline_push_info: OfflinePushInfo | None = Field(default=None, alias="OfflinePushInfo")
+    # Ours: receivers' badges (their unread count with this message) as the IM backend knows them; the
+    # dispatcher sends these instead of counting, and writes no counter for those receivers.
+    badges: dict[str, Annotated[int, Field(ge=0)]] | None = Field(default=None, alias="Badges")
 
     @model_validator(mode="after")
     def _one_custom_element_at_most(self) -> PushJob:

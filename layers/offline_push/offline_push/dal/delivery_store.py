@@ -1,0 +1,571 @@
+"""Deliveries in DynamoDB (the deliveries table): claims, outcomes, run markers, and the operator's reads.
+
+Items (``pk``, ``sk`` strings; every item expires by TTL, ``expiresAt``, after ``DELIVERY_RECORD_DAYS``):
+
+- **delivery** ``pk = m#<sdkAppId>#<shard>#<msgKey>``, ``sk = d#<sha256(token)[:32]>#<userId>``: one per
+  notification, written by the claim before anything is sent (conditional put: the idempotency key is
+  (sdkAppId, MsgKey, receiver, token)). ``shard`` (00-15, from the receiver) spreads a large group's claims
+  over 16 partition keys. Attributes: ``sdkAppId``, ``msgKey``, ``userId``, ``user``
+  (``<sdkAppId>#<userId>``), ``device`` (a token hint, never the whole token), ``businessId``,
+  ``environment``, ``apnsId``, ``state``, ``run``, ``lease``, ``attempt``, ``badge``,
+  ``reason``/``status``/``cause``, ``registrationRemoved``, ``retryAt``, ``claimedAt``, and ``at`` when the
+  item is listed in the receiver's deliveries.
+- **receiver record** ``sk = u#<userId>`` in the same partitions: a receiver the message gave nothing to
+  (``noDevice``, ``noPush``); written only when every outcome is recorded.
+- **message info** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = c#<chunk id>``: counts a message's chunk has
+  beyond its deliveries (receivers without a device, a job-level no-push, an invalid job).
+- **run marker** ``pk = run#<run>``, ``sk = -``: the run finished recording its outcomes. A ``pending``
+  delivery of a finished run was delivered: no write per delivered notification.
+
+The global secondary index ``ByUser`` (``user``, ``at``) lists a receiver's deliveries newest first; it is
+sparse: items without ``at`` (delivered notifications when only failures are recorded) are not in it.
+
+Claims and outcomes are single-item conditional writes run in parallel: DynamoDB bills them per item
+(1 WRU each up to 1 KB, half of a transactional write), one duplicate never cancels a hundred others, and
+a refused condition returns the existing item (``ReturnValuesOnConditionCheckFailure``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from offline_push.errors import StorageError
+from offline_push.models.delivery import (
+    MESSAGE_SHARDS,
+    Claim,
+    DeliveryKey,
+    DeliveryState,
+    MessageInfo,
+    OutcomeUpdate,
+    ReceiverRecord,
+    StoredDelivery,
+    TakeOver,
+    message_shard,
+    token_digest,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+logger = Logger(child=True)
+
+# Parallel single-item writes: enough to hide DynamoDB's few-millisecond latency behind each other.
+WORKERS: Final = 32
+BATCH_WRITE_LIMIT: Final = 25
+BATCH_GET_LIMIT: Final = 100
+BY_USER_INDEX: Final = "ByUser"
+MAX_BATCH_ATTEMPTS: Final = 8
+
+
+class Claimed:
+    """The conditional write succeeded: this run owns the delivery."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CLAIMED"
+
+
+CLAIMED: Final = Claimed()
+ClaimResult = Claimed | StoredDelivery | StorageError
+
+
+def delivery_pk(sdk_app_id: int, msg_key: str, user_id: str) -> str:
+    return f"m#{sdk_app_id}#{message_shard(user_id):02d}#{msg_key}"
+
+
+def delivery_item_key(key: DeliveryKey) -> dict[str, Any]:
+    return {
+        "pk": {"S": delivery_pk(key.sdk_app_id, key.msg_key, key.user_id)},
+        "sk": {"S": f"d#{token_digest(key.token)}#{key.user_id}"},
+    }
+
+
+def receiver_item_key(sdk_app_id: int, msg_key: str, user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": delivery_pk(sdk_app_id, msg_key, user_id)}, "sk": {"S": f"u#{user_id}"}}
+
+
+def marker_key(run: str) -> dict[str, Any]:
+    return {"pk": {"S": f"run#{run}"}, "sk": {"S": "-"}}
+
+
+def user_partition(sdk_app_id: int, user_id: str) -> str:
+    return f"{sdk_app_id}#{user_id}"
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def stored_from_item(item: Mapping[str, Any]) -> StoredDelivery:
+    """A delivery or receiver item (low-level attribute values) -> :class:`StoredDelivery`."""
+
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return str(value["S"]) if value is not None and "S" in value else None
+
+    def number(name: str) -> int | None:
+        value = item.get(name)
+        return int(value["N"]) if value is not None and "N" in value else None
+
+    return StoredDelivery(
+        sdk_app_id=number("sdkAppId") or 0,
+        msg_key=text("msgKey") or "",
+        user_id=text("userId") or "",
+        state=DeliveryState(text("state") or DeliveryState.PENDING.value),
+        run=text("run") or "",
+        lease=number("lease") or 0,
+        attempt=number("attempt") or 1,
+        badge=number("badge"),
+        device=text("device"),
+        business_id=number("businessId"),
+        environment=text("environment"),
+        apns_id=text("apnsId"),
+        reason=text("reason"),
+        status=number("status"),
+        cause=text("cause"),
+        registration_removed=bool(item.get("registrationRemoved", {}).get("BOOL", False)),
+        retry_at=number("retryAt"),
+        at=number("at") or number("claimedAt") or 0,
+    )
+
+
+class DeliveryStore:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        record_seconds: int,
+        client: DynamoDBClient | None = None,
+        workers: int = WORKERS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table_name = table_name
+        self.record_seconds = record_seconds
+        self.workers = workers
+        self._client = client
+        self._sleep = sleep
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            config = Config(
+                max_pool_connections=self.workers, retries={"mode": "standard", "max_attempts": 5}
+            )
+            self._client = boto3.client("dynamodb", config=config)
+        return self._client
+
+    def _map[T, R](self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        _ = self.client  # created once, before the threads share it (boto3 clients are thread-safe)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deliveries")
+        return list(self._executor.map(function, items))
+
+    def _expires_at(self, now_ms: int) -> dict[str, str]:
+        return _n(now_ms // 1000 + self.record_seconds)
+
+    # --- claims ---------------------------------------------------------------------------------------
+
+    def claim(self, claims: Sequence[Claim]) -> list[ClaimResult]:
+        """Claim each delivery unless it exists; an existing one is returned as it is stored."""
+        return self._map(self._claim_one, claims)
+
+    def _claim_one(self, claim: Claim) -> ClaimResult:
+        delivery = claim.delivery
+        key = delivery.key
+        item: dict[str, Any] = {
+            **delivery_item_key(key),
+            "sdkAppId": _n(key.sdk_app_id),
+            "msgKey": _s(key.msg_key),
+            "userId": _s(key.user_id),
+            "user": _s(user_partition(key.sdk_app_id, key.user_id)),
+            "device": _s(key.device),
+            "businessId": _n(delivery.business_id),
+            "environment": _s(delivery.environment.value),
+            "apnsId": _s(key.apns_id),
+            "state": _s(DeliveryState.PENDING.value),
+            "run": _s(claim.run),
+            "lease": _n(claim.lease),
+            "attempt": _n(delivery.attempt),
+            "claimedAt": _n(claim.now_ms),
+            "expiresAt": self._expires_at(claim.now_ms),
+        }
+        if delivery.badge is not None:
+            item["badge"] = _n(delivery.badge)
+        if claim.indexed:
+            item["at"] = _n(claim.now_ms)
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return self._existing(exc)
+            return StorageError("a delivery could not be claimed")
+        except BotoCoreError:
+            return StorageError("a delivery could not be claimed")
+        return CLAIMED
+
+    @staticmethod
+    def _existing(exc: ClientError) -> ClaimResult:
+        old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+        if not old:
+            # The condition failed but no item came back: DynamoDB returns it, so this is a rare anomaly;
+            # treat it as a claim we cannot make now (the job is retried).
+            return StorageError("a delivery's claim was refused without the item")
+        return stored_from_item(old)
+
+    def take_over(self, takeovers: Sequence[TakeOver]) -> list[ClaimResult]:
+        """Take over claimed deliveries (see :class:`TakeOver`); the current item when the condition fails."""
+        return self._map(self._take_over_one, takeovers)
+
+    def _take_over_one(self, takeover: TakeOver) -> ClaimResult:
+        delivery = takeover.delivery
+        names = {
+            "#run": "run",
+            "#lease": "lease",
+            "#state": "state",
+            "#attempt": "attempt",
+            "#businessId": "businessId",
+            "#environment": "environment",
+            "#updatedAt": "updatedAt",
+            "#reason": "reason",
+            "#status": "status",
+            "#cause": "cause",
+            "#retryAt": "retryAt",
+        }
+        values: dict[str, Any] = {
+            ":run": _s(takeover.run),
+            ":lease": _n(takeover.lease),
+            ":pending": _s(DeliveryState.PENDING.value),
+            ":retrying": _s(DeliveryState.RETRYING.value),
+            ":attempt": _n(delivery.attempt),
+            ":businessId": _n(delivery.business_id),
+            ":environment": _s(delivery.environment.value),
+            ":now": _n(takeover.now_ms),
+        }
+        assignments = [
+            "#run = :run",
+            "#lease = :lease",
+            "#state = :pending",
+            "#attempt = :attempt",
+            "#businessId = :businessId",
+            "#environment = :environment",
+            "#updatedAt = :now",
+        ]
+        if delivery.badge is not None:
+            names["#badge"] = "badge"
+            values[":badge"] = _n(delivery.badge)
+            assignments.append("#badge = :badge")
+        if takeover.indexed:
+            names["#at"] = "at"
+            assignments.append("#at = if_not_exists(#at, :now)")
+        if takeover.retry_of is not None:
+            condition = "#run = :gen AND #state IN (:pending, :retrying)"
+            values[":gen"] = _s(takeover.retry_of)
+        elif takeover.seen_run is not None:
+            condition = "#run = :seen AND #state IN (:pending, :retrying) AND #lease < :nowSeconds"
+            values[":seen"] = _s(takeover.seen_run)
+            values[":nowSeconds"] = _n(takeover.now_ms // 1000)
+        else:
+            raise ValueError("a take-over needs retry_of or seen_run")
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=delivery_item_key(delivery.key),
+                UpdateExpression="SET "
+                + ", ".join(assignments)
+                + " REMOVE #reason, #status, #cause, #retryAt",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                if "Item" not in exc.response:
+                    # A retry of a delivery whose item expired (TTL): nothing left to take over.
+                    key = delivery.key
+                    return StoredDelivery(
+                        key.sdk_app_id, key.msg_key, key.user_id, DeliveryState.FAILED, reason="RecordExpired"
+                    )
+                return self._existing(exc)
+            return StorageError("a delivery could not be taken over")
+        except BotoCoreError:
+            return StorageError("a delivery could not be taken over")
+        return CLAIMED
+
+    # --- outcomes ------------------------------------------------------------------------------------------
+
+    def record(self, updates: Sequence[OutcomeUpdate]) -> list[bool]:
+        """Write each outcome if its run still owns the delivery; False where the write failed."""
+        return self._map(self._record_one, updates)
+
+    def _record_one(self, update: OutcomeUpdate) -> bool:
+        delivery = update.delivery
+        names = {
+            "#run": "run",
+            "#state": "state",
+            "#reason": "reason",
+            "#attempt": "attempt",
+            "#updatedAt": "updatedAt",
+            "#at": "at",
+        }
+        values: dict[str, Any] = {
+            ":run": _s(update.run),
+            ":state": _s(update.state.value),
+            ":reason": _s(update.reason),
+            ":attempt": _n(delivery.attempt),
+            ":now": _n(update.now_ms),
+        }
+        assignments = [
+            "#state = :state",
+            "#reason = :reason",
+            "#attempt = :attempt",
+            "#updatedAt = :now",
+            "#at = if_not_exists(#at, :now)",
+        ]
+        removals = []
+
+        def put(attribute: str, value: dict[str, Any]) -> None:
+            names[f"#{attribute}"] = attribute
+            values[f":{attribute}"] = value
+            assignments.append(f"#{attribute} = :{attribute}")
+
+        def remove(attribute: str) -> None:
+            names[f"#{attribute}"] = attribute
+            removals.append(f"#{attribute}")
+
+        # Outcomes of earlier attempts are replaced, not left beside this one.
+        for attribute, number in (("status", update.status), ("retryAt", update.retry_at_ms)):
+            if number is None:
+                remove(attribute)
+            else:
+                put(attribute, _n(number))
+        if update.cause:
+            put("cause", _s(update.cause))
+        else:
+            remove("cause")
+        if delivery.badge is not None:
+            put("badge", _n(delivery.badge))
+        if update.lease is not None:
+            put("lease", _n(update.lease))
+        if update.registration_removed:
+            put("registrationRemoved", {"BOOL": True})
+        expression = "SET " + ", ".join(assignments)
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=delivery_item_key(delivery.key),
+                UpdateExpression=expression,
+                ConditionExpression="#run = :run",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                # Another run took the delivery over (only after our lease, so never while we run).
+                logger.warning("outcome not recorded: the delivery changed owner", extra={"run": update.run})
+                return True
+            logger.warning("outcome not recorded", extra={"code": _error_code(exc), "reason": update.reason})
+            return False
+        except BotoCoreError:
+            logger.warning("outcome not recorded", extra={"reason": update.reason})
+            return False
+        return True
+
+    def put_receiver_records(self, records: Sequence[ReceiverRecord]) -> None:
+        self._batch_write(
+            {
+                **receiver_item_key(record.sdk_app_id, record.msg_key, record.user_id),
+                "sdkAppId": _n(record.sdk_app_id),
+                "msgKey": _s(record.msg_key),
+                "userId": _s(record.user_id),
+                "user": _s(user_partition(record.sdk_app_id, record.user_id)),
+                "state": _s(record.state.value),
+                "reason": _s(record.reason),
+                "cause": _s(record.cause),
+                "at": _n(record.now_ms),
+                "expiresAt": self._expires_at(record.now_ms),
+            }
+            for record in records
+        )
+
+    def put_message_infos(self, infos: Sequence[MessageInfo]) -> None:
+        items = []
+        for info in infos:
+            item: dict[str, Any] = {
+                "pk": _s(f"i#{info.sdk_app_id}#{info.msg_key}"),
+                "sk": _s(f"c#{info.chunk_id}"),
+                "receivers": _n(info.receivers),
+                "noDevice": _n(info.no_device),
+                "at": _n(info.now_ms),
+                "expiresAt": self._expires_at(info.now_ms),
+            }
+            for attribute, value in (
+                ("noPushReason", info.no_push_reason),
+                ("noPushMessage", info.no_push_message),
+                ("invalidReason", info.invalid_reason),
+            ):
+                if value:
+                    item[attribute] = _s(value)
+            items.append(item)
+        self._batch_write(items)
+
+    def complete_run(self, run: str, now_ms: int) -> None:
+        """The run's completion marker: its pending deliveries were delivered."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={**marker_key(run), "at": _n(now_ms), "expiresAt": self._expires_at(now_ms)},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("the run's completion could not be recorded") from exc
+
+    def completed_runs(self, runs: Iterable[str]) -> set[str]:
+        """Which of ``runs`` finished (their marker exists); strongly consistent."""
+        wanted = list(dict.fromkeys(run for run in runs if run))
+        done: set[str] = set()
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys = [marker_key(run) for run in wanted[start : start + BATCH_GET_LIMIT]]
+            for item in self._batch_get(keys, consistent=True):
+                done.add(str(item["pk"]["S"]).removeprefix("run#"))
+        return done
+
+    # --- batch plumbing -------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> None:
+        # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"); not security related.
+        self._sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311
+
+    def _batch_write(self, items: Iterable[dict[str, Any]]) -> None:
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+            requests = pending[start : start + BATCH_WRITE_LIMIT]
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                if attempt:
+                    self._backoff(attempt)
+                try:
+                    answer = self.client.batch_write_item(RequestItems={self.table_name: requests})  # type: ignore[dict-item]
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError("delivery records could not be written") from exc
+                requests = list(answer.get("UnprocessedItems", {}).get(self.table_name, []))  # type: ignore[arg-type]
+                if not requests:
+                    break
+            else:
+                raise StorageError("delivery records could not be written: DynamoDB left items unprocessed")
+
+    def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for attempt in range(MAX_BATCH_ATTEMPTS):
+            if attempt:
+                self._backoff(attempt)
+            try:
+                answer = self.client.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": consistent}}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageError("delivery records could not be read") from exc
+            items.extend(dict(item) for item in answer.get("Responses", {}).get(self.table_name, []))
+            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys", {}).get(self.table_name, {}))
+            keys = list(unprocessed.get("Keys", []))
+            if not keys:
+                return items
+        raise StorageError("delivery records could not be read: DynamoDB left keys unprocessed")
+
+    # --- the operator's reads ------------------------------------------------------------------------------
+
+    def user_page(
+        self, sdk_app_id: int, user_id: str, *, limit: int, start: Mapping[str, Any] | None
+    ) -> tuple[list[StoredDelivery], dict[str, Any] | None]:
+        """One page of the receiver's listed deliveries, newest first, and where the next page starts."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_USER_INDEX,
+            "KeyConditionExpression": "#user = :user",
+            "ExpressionAttributeNames": {"#user": "user"},
+            "ExpressionAttributeValues": {":user": _s(user_partition(sdk_app_id, user_id))},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start:
+            arguments["ExclusiveStartKey"] = dict(start)
+        try:
+            answer = self.client.query(**arguments)
+        except ClientError as exc:
+            if _error_code(exc) == "ValidationException" and start:
+                from offline_push.errors import InvalidRequest  # noqa: PLC0415
+
+                raise InvalidRequest("cursor is not one this API returned") from None
+            raise StorageError("deliveries could not be read") from exc
+        except BotoCoreError as exc:
+            raise StorageError("deliveries could not be read") from exc
+        items = [stored_from_item(item) for item in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        return items, (dict(last) if last else None)
+
+    def message_deliveries(self, sdk_app_id: int, msg_key: str) -> list[StoredDelivery]:
+        """Every delivery item and receiver record of a message (all 16 partitions)."""
+        found: list[StoredDelivery] = []
+        for shard in range(MESSAGE_SHARDS):
+            for item in self._query_all(f"m#{sdk_app_id}#{shard:02d}#{msg_key}"):
+                found.append(stored_from_item(item))
+        return found
+
+    def message_infos(self, sdk_app_id: int, msg_key: str) -> list[dict[str, Any]]:
+        infos = []
+        for item in self._query_all(f"i#{sdk_app_id}#{msg_key}"):
+            info: dict[str, Any] = {}
+            for name, value in item.items():
+                if "N" in value:
+                    info[name] = int(value["N"])
+                elif "S" in value:
+                    info[name] = str(value["S"])
+            infos.append(info)
+        return infos
+
+    def _query_all(self, pk: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            arguments: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": _s(pk)},
+            }
+            if start:
+                arguments["ExclusiveStartKey"] = start
+            try:
+                answer = self.client.query(**arguments)
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageError("deliveries could not be read") from exc
+            items.extend(dict(item) for item in answer.get("Items", []))
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return items
+            start = dict(last)

@@ -1,0 +1,263 @@
+"""Deliveries: one notification of one message to one device of one receiver, and what became of it.
+
+A delivery is identified by (sdkAppId, MsgKey, receiver, device token): the dispatcher claims that key with a
+conditional write before it sends, so the same job delivered twice (SQS delivers at least once; an IM backend
+may resend a MsgKey) never notifies a device twice. Every attempt at one delivery carries the same ``apns-id``
+(a UUIDv5 of the key), so APNs' side and the sandbox can tell repeats apart.
+
+The states a stored delivery goes through (README.md "Dispatch" has the whole table):
+
+``pending``   claimed by a run (``run``), which owns it until ``lease``; it is *delivered* once that run's
+              completion marker exists (no write per delivered notification), *sending* while the lease runs,
+              *interrupted* after (the run died: whoever processes the job again takes it over).
+``retrying``  APNs answered something worth retrying (429, 5xx, connection loss): a retry task is queued.
+``failed``    final: ``reason`` says why (Apple's reason, or ours: certificate deleted, retries exhausted...).
+``noDevice`` / ``noPush``   per-receiver records of a message that gave no notification (only when every
+              outcome is recorded: ``DELIVERY_RECORDS=all``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.registration import token_hint
+
+# apns-id = UUIDv5(this namespace, key): stable across attempts, runs and redeliveries of one delivery.
+APNS_ID_NAMESPACE: Final = uuid.UUID("5b0f2f1c-9a4e-5d7c-8e21-6f1d0c4b9a37")
+# A message's deliveries are spread over this many partitions (by receiver), so a large group's claims are
+# not all written to one DynamoDB partition key (1,000 WRU/s each). Changing it hides older records.
+MESSAGE_SHARDS: Final = 16
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    NO_DEVICE = "noDevice"
+    NO_PUSH = "noPush"
+
+
+class Outcome(StrEnum):
+    """What an operator reads for one delivery (the stored state, resolved against run markers)."""
+
+    DELIVERED = "delivered"
+    SENDING = "sending"
+    INTERRUPTED = "interrupted"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    NO_DEVICE = "noDevice"
+    NO_PUSH = "noPush"
+
+
+class DispatchReason(StrEnum):
+    """The dispatcher's own reasons, beside Apple's (``BadDeviceToken``) and the formatter's."""
+
+    NO_DEVICE_REGISTERED = (
+        "NoDeviceRegistered"  # the receiver has no registration (never setAPNS, logged out)
+    )
+    DEVICE_NO_LONGER_REGISTERED = "DeviceNoLongerRegistered"  # logged out or kicked before a retry
+    CERTIFICATE_NOT_FOUND = "CertificateNotFound"  # the businessId's certificate was deleted
+    CREDENTIAL_UNUSABLE = "CredentialUnusable"  # expired certificate, damaged file
+    RETRIES_EXHAUSTED = "RetriesExhausted"  # retryable answers every time, up to DISPATCH_MAX_ATTEMPTS
+    STORAGE_UNAVAILABLE = "StorageUnavailable"  # the credential could not be read: retried
+    INVALID_PUSH_JOB = "InvalidPushJob"
+
+
+def message_shard(user_id: str) -> int:
+    return hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).digest()[0] % MESSAGE_SHARDS
+
+
+def token_digest(token: str) -> str:
+    """The device token as it appears in keys and cursors: a digest, so keys never carry a whole token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    sdk_app_id: int
+    msg_key: str
+    user_id: str
+    token: str
+
+    @property
+    def apns_id(self) -> str:
+        name = f"{self.sdk_app_id}\x1f{self.msg_key}\x1f{self.user_id}\x1f{self.token}"
+        return str(
+            uuid.uuid5(APNS_ID_NAMESPACE, name.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+        )
+
+    @property
+    def device(self) -> str:
+        return token_hint(self.token)
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One notification to send: the key, the registration it goes through, and its badge."""
+
+    key: DeliveryKey
+    business_id: int
+    environment: ApnsEnvironment
+    registered_at: dt.datetime
+    badge: int | None = (
+        None  # None: not known yet (counter not incremented yet), or the message does not count
+    )
+    attempt: int = 1  # task-level attempt this run makes (the APNs client retries within an attempt too)
+    counts_toward_badge: bool = False
+    badge_supplied: bool = False  # the job gave this receiver's badge: no counter write
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A delivery item as stored (read back from a failed conditional write, or by a query)."""
+
+    sdk_app_id: int
+    msg_key: str
+    user_id: str
+    state: DeliveryState
+    run: str = ""
+    lease: int = 0  # epoch seconds: the owning run's claim holds until then
+    attempt: int = 1
+    badge: int | None = None
+    device: str | None = None
+    business_id: int | None = None
+    environment: str | None = None
+    apns_id: str | None = None
+    reason: str | None = None
+    status: int | None = None
+    cause: str | None = None
+    registration_removed: bool = False
+    retry_at: int | None = None  # epoch ms
+    at: int = 0  # epoch ms: first claimed (or recorded)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state not in (DeliveryState.PENDING, DeliveryState.RETRYING)
+
+
+# --- what the dispatcher writes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Claim a delivery nobody has claimed yet (conditional put)."""
+
+    delivery: Delivery
+    run: str
+    lease: int  # epoch seconds
+    now_ms: int
+    indexed: bool  # listed in the receiver's deliveries from now on (every outcome recorded)
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOver:
+    """Take a claimed delivery over: as the retry its run scheduled (``retry_of``), or after its owner
+    ``seen_run`` died (lease expired, no completion marker)."""
+
+    delivery: Delivery
+    run: str
+    lease: int
+    now_ms: int
+    indexed: bool
+    retry_of: str | None = None
+    seen_run: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeUpdate:
+    """A delivery's outcome, written by the run that owns it (final failure, or retry scheduled)."""
+
+    delivery: Delivery
+    run: str
+    state: DeliveryState
+    reason: str
+    now_ms: int
+    status: int | None = None
+    cause: str | None = None
+    lease: int | None = None  # retrying: the retry task owns it until then
+    retry_at_ms: int | None = None
+    registration_removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverRecord:
+    """A receiver a message gave no notification to (no device, or a job-level no-push)."""
+
+    sdk_app_id: int
+    msg_key: str
+    user_id: str
+    state: DeliveryState
+    reason: str
+    cause: str
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    """What one chunk of a message says beyond its deliveries (one item per message and chunk)."""
+
+    sdk_app_id: int
+    msg_key: str
+    chunk_id: str
+    now_ms: int
+    receivers: int = 0
+    no_device: int = 0
+    no_push_reason: str | None = None
+    no_push_message: str | None = None
+    invalid_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """What the deliveries API shows for one notification (or one receiver without one)."""
+
+    sdk_app_id: int
+    msg_key: str
+    user_id: str
+    outcome: Outcome
+    at: int  # epoch ms the delivery was first claimed (or recorded)
+    device: str | None = None
+    business_id: int | None = None
+    environment: str | None = None
+    apns_id: str | None = None
+    badge: int | None = None
+    attempts: int | None = None
+    reason: str | None = None
+    status: int | None = None
+    cause: str | None = None
+    registration_removed: bool = False
+    retry_at: int | None = None  # epoch ms
+
+    def public_view(self) -> dict[str, object]:
+        view: dict[str, object] = {
+            "msgKey": self.msg_key,
+            "outcome": self.outcome.value,
+            "at": _iso_ms(self.at),
+        }
+        optional: dict[str, object | None] = {
+            "device": self.device,
+            "businessId": self.business_id,
+            "environment": self.environment,
+            "apnsId": self.apns_id,
+            "badge": self.badge,
+            "attempts": self.attempts,
+            "reason": self.reason,
+            "status": self.status,
+            "cause": self.cause,
+            "nextAttemptAt": _iso_ms(self.retry_at) if self.retry_at is not None else None,
+        }
+        view.update({name: value for name, value in optional.items() if value is not None})
+        if self.registration_removed:
+            view["registrationRemoved"] = True
+        return view
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,155 @@
+"""What the push queue carries: the IM backend's jobs, and the dispatcher's own tasks.
+
+The IM backend puts push jobs in Tencent's format on the queue (:mod:`offline_push.models.job`). The
+dispatcher puts two kinds of task of its own on the same queue, so that any instance can take them:
+
+- a **chunk** of a large group job (the job with ``To_Account`` cut to a slice of its receivers);
+- a **retry** of the deliveries that APNs answered with something worth retrying (429, 5xx, a lost
+  connection): the job, the generating run, and just those deliveries, each with the badge already computed.
+
+A task is a JSON object with an ``OfflinePushTask`` header, which no Tencent job has, and a ``version``, so a
+task written by a newer release is recognised (and dead-lettered with its reason) by an older one instead of
+being misread::
+
+    {"OfflinePushTask": {"version": 1, "kind": "retry", "run": "3f2a..."},
+     "Job": {...the job, To_Account = the receivers concerned...},
+     "Deliveries": [{"userId": "vinson", "token": "740f...", "businessId": 1, "badge": 4, "attempts": 1,
+                     "reason": "ServiceUnavailable"}]}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from offline_push.errors import InvalidPushJob
+from offline_push.models.job import PushJob, describe_job_errors, parse_push_job
+
+TASK_FIELD: Final = "OfflinePushTask"
+TASK_VERSION: Final = 1
+# SQS takes 256 KiB per message (body and attributes) and per SendMessageBatch call; tasks stay under this.
+MAX_TASK_BYTES: Final = 240_000
+
+# ASCII-only JSON: a job may carry lone surrogates, which UTF-8 (and so SQS) cannot carry, escaped.
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+class WorkKind(StrEnum):
+    JOB = "job"  # the IM backend's job, as it sent it
+    CHUNK = "chunk"
+    RETRY = "retry"
+
+
+class RetryItem(BaseModel):
+    """One delivery to try again."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    user_id: str = Field(alias="userId", min_length=1)
+    token: str = Field(min_length=1)
+    business_id: int = Field(alias="businessId", gt=0)
+    badge: int | None = Field(default=None, ge=0)
+    attempts: int = Field(ge=1)  # task-level attempts made so far
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+class _TaskHeader(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    version: int
+    kind: str
+    run: str | None = None
+
+
+class _RetryTask(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    deliveries: list[RetryItem] = Field(alias="Deliveries", min_length=1)
+
+
+@dataclass(frozen=True)
+class QueuedWork:
+    """One queue message, parsed: a job (``kind`` job or chunk: deliver to ``job.to_account``) or a retry."""
+
+    kind: WorkKind
+    job: PushJob
+    raw_job: dict[str, Any]  # the job as decoded JSON, to cut chunks and retries from
+    run: str | None = None  # retry: the run that scheduled it
+    retries: tuple[RetryItem, ...] = field(default=())
+
+
+def parse_queue_message(body: str) -> QueuedWork:
+    """A queue message's body -> :class:`QueuedWork`; :class:`InvalidPushJob` naming what is wrong."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        parse_push_job(body)  # raises InvalidPushJob with the job parser's own description
+        raise InvalidPushJob("invalid push job: not valid JSON") from None  # pragma: no cover - unreachable
+    if not isinstance(document, dict):
+        raise InvalidPushJob("invalid push job: Input should be an object")
+    if TASK_FIELD not in document:
+        return QueuedWork(WorkKind.JOB, parse_push_job(document), document)
+    try:
+        header = _TaskHeader.model_validate(document[TASK_FIELD])
+    except ValidationError as exc:
+        raise InvalidPushJob(f"invalid task header: {describe_job_errors(exc)}") from None
+    if header.version != TASK_VERSION:
+        raise InvalidPushJob(
+            f"task version {header.version} is not supported by this release (it reads version "
+            f"{TASK_VERSION}): redrive it once the release that wrote it is deployed"
+        )
+    raw_job = document.get("Job")
+    if not isinstance(raw_job, dict):
+        raise InvalidPushJob("invalid task: Job must be an object")
+    job = parse_push_job(raw_job)
+    if header.kind == WorkKind.CHUNK:
+        return QueuedWork(WorkKind.CHUNK, job, raw_job)
+    if header.kind == WorkKind.RETRY:
+        if not header.run:
+            raise InvalidPushJob("invalid retry task: the header names no run")
+        try:
+            retry = _RetryTask.model_validate(document)
+        except ValidationError as exc:
+            raise InvalidPushJob(f"invalid retry task: {describe_job_errors(exc)}") from None
+        return QueuedWork(WorkKind.RETRY, job, raw_job, header.run, tuple(retry.deliveries))
+    raise InvalidPushJob(f"invalid task: unknown kind {header.kind!r} (chunk or retry)")
+
+
+def _job_for(raw_job: Mapping[str, Any], receivers: Sequence[str]) -> dict[str, Any]:
+    job = dict(raw_job)
+    job["To_Account"] = list(receivers)
+    badges = job.get("Badges")
+    if isinstance(badges, dict):
+        kept = {user: badges[user] for user in receivers if user in badges}
+        if kept:
+            job["Badges"] = kept
+        else:
+            job.pop("Badges")
+    return job
+
+
+def chunk_task(raw_job: Mapping[str, Any], receivers: Sequence[str]) -> str:
+    """A chunk task: the job for ``receivers`` only."""
+    header = {"version": TASK_VERSION, "kind": WorkKind.CHUNK.value}
+    return str(_dumps({TASK_FIELD: header, "Job": _job_for(raw_job, receivers)}))
+
+
+def retry_task(raw_job: Mapping[str, Any], run: str, items: Sequence[RetryItem]) -> str:
+    """A retry task for ``items`` (each carrying its badge: the job's ``Badges`` is left out)."""
+    receivers = list(dict.fromkeys(item.user_id for item in items))
+    job = _job_for(raw_job, receivers)
+    job.pop("Badges", None)
+    header = {"version": TASK_VERSION, "kind": WorkKind.RETRY.value, "run": run}
+    return str(_dumps({TASK_FIELD: header, "Job": job, "Deliveries": [item.to_json() for item in items]}))
+
+
+def encoded_size(body: str) -> int:
+    return len(body.encode())
