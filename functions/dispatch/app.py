@@ -47,6 +47,8 @@ class DispatchSettings(EnvSettings):
     dispatch_retry_max_seconds: float = Field(default=MAX_DELAY_SECONDS, ge=0, le=MAX_DELAY_SECONDS)
     dispatch_lease_margin_seconds: float = Field(default=30.0, ge=0)
     dispatch_send_reserve_seconds: float = Field(default=5.0, ge=0)
+    # Parallel single-item DynamoDB writes (claims, outcomes) per instance: they hide DynamoDB's latency.
+    dispatch_write_concurrency: int = Field(default=32, ge=1, le=128)
 
     def policy(self) -> DispatchPolicy:
         return DispatchPolicy(
@@ -70,7 +72,9 @@ def build_dispatcher(settings: DispatchSettings, *, clock: Callable[[], float] =
         credentials=CredentialLoader.from_environ(),
         languages=AppDirectory(AppSettingsStore(settings.apps_table), NoUserAuthKeys()),
         deliveries=DeliveryStore(
-            settings.deliveries_table, record_seconds=int(settings.delivery_record_days * 86400)
+            settings.deliveries_table,
+            record_seconds=int(settings.delivery_record_days * 86400),
+            workers=settings.dispatch_write_concurrency,
         ),
         queue=PushQueue(settings.push_queue_url, settings.push_dead_letter_queue_url),
         apns=ApnsClientPool(apns_settings, token_store=token_store),

@@ -36,6 +36,7 @@ from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
+    PingAckReceived,
     RequestReceived,
     StreamEnded,
     StreamReset,
@@ -64,6 +65,8 @@ _CONFIG = H2Configuration(
 )
 _WINDOW = 16 * 1024 * 1024
 _GOAWAY_DATA = b'{"reason":"Shutdown"}'
+_GRACE_SECONDS = 1.0  # after a GOAWAY or a reset fault, the longest the connection lives on
+_RESET_PING = b"resetnow"
 _ANSWER_FIELDS = (b":status", b"apns-id", b"apns-unique-id", b"content-type", b"content-length")
 
 
@@ -112,6 +115,7 @@ class _ApnsServerProtocol(asyncio.Protocol):
         self.open: dict[int, _Request] = {}
         self.last_processed = 0
         self.doomed = False  # a reset/goaway/hang fault fired: nothing more is processed
+        self.resetting = False  # a reset fault fired: waiting for the ACK of the PING that ends the answers
         self.loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -151,7 +155,7 @@ class _ApnsServerProtocol(asyncio.Protocol):
             self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
-        if self.doomed:
+        if self.doomed and not self.resetting:
             return
         self.incoming.write(data)
         if not self.handshaken:
@@ -192,6 +196,10 @@ class _ApnsServerProtocol(asyncio.Protocol):
             self._write()
             if self.transport is not None:
                 self.transport.close()
+            return
+        if self.resetting:  # nothing is processed any more: only the ACK that ends the connection counts
+            if any(isinstance(event, PingAckReceived) and event.ping_data == _RESET_PING for event in events):
+                self._abort()
             return
         for event in events:
             if self.doomed:
@@ -246,7 +254,7 @@ class _ApnsServerProtocol(asyncio.Protocol):
         if fault is not None and fault.kind is FaultKind.RESET:
             self.state.resets += 1
             self._doom()
-            self._abort_when_flushed()
+            self._reset_once_answers_are_read()
             return
         if fault is not None and fault.kind is FaultKind.GOAWAY:
             self.state.goaways += 1
@@ -257,8 +265,10 @@ class _ApnsServerProtocol(asyncio.Protocol):
                 last_stream_id=self.last_processed,
             )
             self._write()
-            if self.transport is not None:
-                self.transport.close()
+            # As a server shutting down gracefully does: no more requests are read, and the client closes the
+            # connection once its answers are in. Closing at once, with the client's later requests unread,
+            # makes the kernel reset the connection, which can discard answers already sent.
+            self.loop.call_later(_GRACE_SECONDS, self._close)
             return
         if fault is not None and fault.kind is FaultKind.HANG:
             self.doomed = True  # silent from here on: not even the PING acks h2 has queued go out
@@ -284,14 +294,23 @@ class _ApnsServerProtocol(asyncio.Protocol):
         self._write()
         self.open.clear()
 
-    def _abort_when_flushed(self, waited: float = 0.0) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() and waited < 1.0:
-            self.loop.call_later(0.002, self._abort_when_flushed, waited + 0.002)
-            return
-        transport.abort()  # no TLS close_notify, no GOAWAY: the connection just dies
+    def _reset_once_answers_are_read(self) -> None:
+        """Die once the client has read the answers already sent: they are followed by a PING, and the
+        connection is aborted when its ACK comes back (the client's HTTP/2 layer read everything before it).
+        Aborting as soon as they are written would not do: a reset discards what the client's kernel holds
+        and the client has not read yet, so answers a busy client has not read would be lost."""
+        self.resetting = True
+        self.h2.ping(_RESET_PING)
+        self._write()
+        self.loop.call_later(_GRACE_SECONDS, self._abort)
+
+    def _abort(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()  # no TLS close_notify, no GOAWAY: the connection just dies
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
 
     def _answer_later(self, stream_id: int, answer: Answer) -> None:
         if self.doomed or self.transport is None or self.transport.is_closing():

@@ -195,6 +195,7 @@ class BatchReport:
     messages: int = 0
     failed_message_ids: list[str] = field(default_factory=list)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)  # time per stage (parse, claims, send ...)
 
     def count(self, outcome: str, reason: str = "", n: int = 1) -> None:
         if n:
@@ -207,6 +208,17 @@ class BatchReport:
         return {
             f"{name}:{reason}" if reason else name: n for (name, reason), n in sorted(self.counts.items())
         }
+
+
+class _StageClock:
+    def __init__(self, report: BatchReport) -> None:
+        self.report = report
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.report.seconds[stage] = round(self.report.seconds.get(stage, 0.0) + now - self.last, 4)
+        self.last = now
 
 
 # --- per-run state ---------------------------------------------------------------------------------------
@@ -301,17 +313,25 @@ class Dispatcher:
         run = uuid.uuid4().hex
         report = BatchReport(run, messages=len(records))
         lease = int(self._clock() + remaining_seconds + self.policy.lease_margin_seconds)
+        clock = _StageClock(report)
         works = [work for record in records if (work := self._parse(record, report)) is not None]
         self._prepare(works, report)
         self._fan_out(works, report)
+        clock.lap("parse")
         items = self._collect(works, report)
+        clock.lap("registrations")
         owned = self._claim(items, run, lease, report)
+        clock.lap("claims")
         self._assign_badges(owned)
+        clock.lap("badges")
         self._load_credentials(owned, report)
+        clock.lap("credentials")
         budget = remaining_seconds - (time.monotonic() - started) - self.policy.send_reserve_seconds
         self._send(owned, budget)
+        clock.lap("send")
         self._settle(owned, run, report)
         self._finish(works, owned, run, report)
+        clock.lap("record")
         report.failed_message_ids.extend(work.record.message_id for work in works if work.failed)
         logger.info(
             "push batch dispatched",
@@ -320,6 +340,7 @@ class Dispatcher:
                 "messages": len(records),
                 "failedMessages": len(report.failed_message_ids),
                 "outcomes": report.summary(),
+                "seconds": report.seconds,
             },
         )
         return report
@@ -582,6 +603,11 @@ class Dispatcher:
             delivery.attempt = stored.attempt + 1
             if stored.badge is not None:
                 delivery.badge = stored.badge
+                delivery.badge_supplied = True
+            elif delivery.counts_toward_badge and not delivery.badge_supplied:
+                # The interrupted run counted this message right after claiming it: show the counter as it
+                # is rather than count the message again.
+                delivery.badge = item.registered_badge
                 delivery.badge_supplied = True
             takeovers.append(
                 (
