@@ -97,10 +97,12 @@ def parse_queue_message(body: str) -> QueuedWork:
         raise InvalidPushJob("invalid push job: Input should be an object")
     if TASK_FIELD not in document:
         return QueuedWork(WorkKind.JOB, parse_push_job(document), document)
+    if not isinstance(document[TASK_FIELD], dict):
+        raise InvalidPushJob(f"invalid task header: {TASK_FIELD} must be an object with version and kind")
     try:
         header = _TaskHeader.model_validate(document[TASK_FIELD])
     except ValidationError as exc:
-        raise InvalidPushJob(f"invalid task header: {describe_job_errors(exc)}") from None
+        raise InvalidPushJob(f"invalid task header: {_problems(exc)}") from None
     if header.version != TASK_VERSION:
         raise InvalidPushJob(
             f"task version {header.version} is not supported by this release (it reads version "
@@ -118,9 +120,13 @@ def parse_queue_message(body: str) -> QueuedWork:
         try:
             retry = _RetryTask.model_validate(document)
         except ValidationError as exc:
-            raise InvalidPushJob(f"invalid retry task: {describe_job_errors(exc)}") from None
+            raise InvalidPushJob(f"invalid retry task: {_problems(exc)}") from None
         return QueuedWork(WorkKind.RETRY, job, raw_job, header.run, tuple(retry.deliveries))
     raise InvalidPushJob(f"invalid task: unknown kind {header.kind!r} (chunk or retry)")
+
+
+def _problems(exc: ValidationError) -> str:
+    return describe_job_errors(exc).removeprefix("invalid push job: ")
 
 
 def _job_for(raw_job: Mapping[str, Any], receivers: Sequence[str]) -> dict[str, Any]:

@@ -1,0 +1,224 @@
+"""The operator's deliveries API (admin, read-only): a user's devices and deliveries newest first, paged; "no
+device registered" when that is the answer; a message's counts per outcome and reason."""
+
+from __future__ import annotations
+
+import time
+from http import HTTPStatus
+
+import pytest
+
+from local.apns_sandbox import Fault, FaultKind
+from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.delivery import DeliveryKey
+from tests.support.certificates import BUNDLE_ID, SDK_APP_ID
+from tests.support.dispatch import DispatchHarness
+from tests.support.events import LambdaContext, http_event, response_json
+from tests.support.jobs import GROUP, MSG_KEY, ONE_TO_ONE, job_dict
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def send_messages(harness: DispatchHarness, keys: list[str], **fields: object) -> None:
+    for key in keys:
+        harness.enqueue(job_dict(ONE_TO_ONE, MsgKey=key, **fields))
+        harness.drain()
+        time.sleep(0.002)  # records are ordered by the millisecond of their claim
+
+
+def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness) -> None:
+    # Given five messages delivered to vinson, one after the other
+    harness.upload_certificate()
+    [token] = harness.register("vinson")["vinson"]
+    send_messages(harness, ["m-1", "m-2", "m-3", "m-4", "m-5"])
+
+    # When an operator reads them two at a time
+    pages = []
+    status, page = harness.deliveries(SDK_APP_ID, "vinson", limit="2")
+    pages.append(page)
+    while page["nextCursor"]:
+        status, page = harness.deliveries(SDK_APP_ID, "vinson", limit="2", cursor=page["nextCursor"])
+        assert status == HTTPStatus.OK
+        pages.append(page)
+
+    # Then the pages hold them newest first, each as delivered with its device hint and apns-id
+    assert [[d["msgKey"] for d in page["deliveries"]] for page in pages] == [
+        ["m-5", "m-4"],
+        ["m-3", "m-2"],
+        ["m-1"],
+    ]
+    first = pages[0]
+    newest = first["deliveries"][0]
+    assert newest == {
+        "msgKey": "m-5",
+        "outcome": "delivered",
+        "at": newest["at"],
+        "device": f"{token[:8]}…(32B)",
+        "businessId": 1,
+        "environment": "development",
+        "apnsId": DeliveryKey(SDK_APP_ID, "m-5", "vinson", token).apns_id,
+        "attempts": 1,
+    }
+    assert {key: first[key] for key in ("sdkAppId", "userId", "devices", "recorded")} == {
+        "sdkAppId": SDK_APP_ID,
+        "userId": "vinson",
+        "devices": [
+            {
+                "device": f"{token[:8]}…(32B)",
+                "businessId": 1,
+                "environment": "development",
+                "registeredAt": "2026-09-21T14:13:20.000Z",
+                "certificate": {
+                    "name": "Chat",
+                    "bundleId": BUNDLE_ID,
+                    "environment": "development",
+                    "type": "p12",
+                },
+            }
+        ],
+        "recorded": "every outcome",
+    }
+    assert "diagnosis" not in first
+
+
+def test_a_user_without_a_device_is_told_so(harness: DispatchHarness) -> None:
+    # Given dad, who never registered a device, in a group message
+    harness.upload_certificate()
+    harness.register("vinson")
+    harness.enqueue(job_dict(GROUP, To_Account=["vinson", "dad"]))
+    harness.drain()
+
+    # When an operator asks why dad got no push
+    status, view = harness.deliveries(SDK_APP_ID, "dad")
+
+    # Then the answer is the seed's: no device registered, and the message is listed as such
+    assert status == HTTPStatus.OK
+    assert view["devices"] == []
+    assert view["diagnosis"] == {
+        "reason": "NoDeviceRegistered",
+        "message": "the user has no registered device: the app never called setAPNS after logging in (or with "
+        "a certificate of this app), or the user logged out or was kicked by a login on another device",
+    }
+    assert [(d["msgKey"], d["outcome"], d["reason"]) for d in view["deliveries"]] == [
+        (MSG_KEY, "noDevice", "NoDeviceRegistered")
+    ]
+
+
+def test_with_failures_only_recorded_delivered_notifications_are_not_listed(
+    harness: DispatchHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment recording failures only, and a message delivered then one refused by APNs
+    monkeypatch.setenv("DELIVERY_RECORDS", "failures")
+    harness.upload_certificate()
+    [token] = harness.register("vinson")["vinson"]
+    send_messages(harness, ["m-1"])
+    harness.sandbox.state.add_fault(
+        Fault(FaultKind.STATUS, status=400, reason="TopicDisallowed", token=token)
+    )
+    send_messages(harness, ["m-2"])
+
+    # When an operator reads vinson's deliveries
+    status, view = harness.deliveries(SDK_APP_ID, "vinson")
+
+    # Then only the failure is listed, and the answer says what is recorded
+    assert (status, view["recorded"]) == (HTTPStatus.OK, "failures and retries only")
+    assert [(d["msgKey"], d["outcome"], d["reason"]) for d in view["deliveries"]] == [
+        ("m-2", "failed", "TopicDisallowed")
+    ]
+    # ... while the message summary still counts the delivered one
+    status, summary = harness.message(SDK_APP_ID, "m-1")
+    assert summary["outcomes"]["delivered"] == 1
+
+
+def test_a_message_summary_counts_outcomes_and_reasons(harness: DispatchHarness) -> None:
+    # Given a group message: delivered to vinson, refused for mum's token (wrong environment), dad without a
+    # device, and uncle's device in retry
+    harness.upload_certificate()
+    harness.register("vinson")
+    harness.register("mum", apple_environment=ApnsEnvironment.PRODUCTION)
+    [uncle] = harness.register("uncle")["uncle"]
+    harness.sandbox.state.add_fault(Fault(FaultKind.STATUS, status=503, count=3, token=uncle))
+    harness.enqueue(job_dict(GROUP, To_Account=["vinson", "mum", "dad", "uncle"]))
+    harness.invoke(harness.receive())
+
+    # When an operator reads the message's summary
+    status, summary = harness.message(SDK_APP_ID, MSG_KEY)
+
+    # Then every notification is counted once under its outcome, failures and retries by reason
+    assert (status, summary) == (
+        HTTPStatus.OK,
+        {
+            "sdkAppId": SDK_APP_ID,
+            "msgKey": MSG_KEY,
+            "notifications": 3,
+            "outcomes": {"delivered": 1, "failed": 1, "retrying": 1, "sending": 0, "interrupted": 0},
+            "failures": {"BadDeviceToken": 1},
+            "retrying": {"ServiceUnavailable": 1},
+            "receiversWithoutDevice": 1,
+            "noPush": None,
+            "invalidJob": None,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status", "code"),
+    [
+        ("/v1/apps/1400000001/messages/never-sent", None, HTTPStatus.NOT_FOUND, "MessageNotFound"),
+        ("/v1/apps/0/users/vinson/deliveries", None, HTTPStatus.BAD_REQUEST, "InvalidRequest"),
+        (
+            "/v1/apps/1400000001/users/vinson/deliveries",
+            {"limit": "0"},
+            HTTPStatus.BAD_REQUEST,
+            "InvalidRequest",
+        ),
+        (
+            "/v1/apps/1400000001/users/vinson/deliveries",
+            {"limit": "x"},
+            HTTPStatus.BAD_REQUEST,
+            "InvalidRequest",
+        ),
+        (
+            "/v1/apps/1400000001/users/vinson/deliveries",
+            {"cursor": "!!"},
+            HTTPStatus.BAD_REQUEST,
+            "InvalidRequest",
+        ),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(
+    harness: DispatchHarness, path: str, query: dict[str, str] | None, status: HTTPStatus, code: str
+) -> None:
+    raw = harness.deliveries_app.lambda_handler(
+        http_event("GET", path, query=query, admin=True), LambdaContext()
+    )
+
+    assert (raw["statusCode"], response_json(raw)["code"]) == (status, code)
+
+
+def test_a_cursor_of_another_user_is_refused(harness: DispatchHarness) -> None:
+    # Given a page of vinson's deliveries with a next cursor
+    harness.upload_certificate()
+    harness.register(["vinson", "mum"])
+    send_messages(harness, ["m-1", "m-2"])
+    _, page = harness.deliveries(SDK_APP_ID, "vinson", limit="1")
+
+    # When it is used for mum's deliveries
+    status, answer = harness.deliveries(SDK_APP_ID, "mum", cursor=page["nextCursor"])
+
+    # Then it is refused
+    assert (status, answer) == (
+        HTTPStatus.BAD_REQUEST,
+        {"code": "InvalidRequest", "message": "cursor is not one this API returned for this user"},
+    )
+
+
+def test_the_deliveries_api_needs_an_admin(harness: DispatchHarness) -> None:
+    raw = harness.deliveries_app.lambda_handler(
+        http_event("GET", "/v1/apps/1400000001/users/vinson/deliveries", admin=False), LambdaContext()
+    )
+
+    assert (raw["statusCode"], response_json(raw)) == (
+        HTTPStatus.FORBIDDEN,
+        {"code": "Forbidden", "message": "this route needs an IAM-authorized (admin) caller"},
+    )
