@@ -74,14 +74,16 @@ def test_keys_carry_a_digest_of_the_token_never_the_token() -> None:
 def test_retry_delays_double_per_attempt_with_jitter_and_stay_within_sqs_limit(
     attempt: int, low: int, high: int
 ) -> None:
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - jitter
     delays = {_retry_delay(DispatchPolicy(retry_base_seconds=5), attempt, rng) for _ in range(200)}
 
-    assert low <= min(delays) and max(delays) <= high and len(delays) > 1
+    assert low <= min(delays)
+    assert max(delays) <= high
+    assert len(delays) > 1
 
 
 def test_a_zero_base_retries_at_once() -> None:
-    assert _retry_delay(DispatchPolicy(retry_base_seconds=0), 3, random.Random()) == 0
+    assert _retry_delay(DispatchPolicy(retry_base_seconds=0), 3, random.Random())  # noqa: S311 == 0
 
 
 NOW = 1_795_000_000.0
@@ -140,26 +142,27 @@ def test_a_page_size_defaults_to_20() -> None:
             "BadDeviceToken",
             "production",
             True,
-            "APNs refused the token for the production environment of certificate 2 (com.example.chat): it comes "
-            "from a development build (run from Xcode), whose tokens need a development certificate (the app's "
-            "environment and the certificate's must match), or it is not a device token at all; the registration "
-            "was removed (the app registers again at its next login)",
+            "APNs refused the token for the production environment of certificate 2 (com.example.chat): it "
+            "comes from a development build (run from Xcode), whose tokens need a development certificate "
+            "(the app's environment and the certificate's must match), or it is not a device token at all; "
+            "the registration was removed (the app registers again at its next login)",
         ),
         (
             "DeviceTokenNotForTopic",
             "production",
             True,
-            "the token belongs to another app than certificate 2's bundle id com.example.chat: the app called "
-            "setAPNS with another app's businessId (apps sharing an SdkAppId each need their own certificate and "
-            "businessId); the registration was removed (the app registers again at its next login)",
+            "the token belongs to another app than certificate 2's bundle id com.example.chat: the app "
+            "called setAPNS with another app's businessId (apps sharing an SdkAppId each need their own "
+            "certificate and businessId); the registration was removed (the app registers again at its next "
+            "login)",
         ),
         (
             "Unregistered",
             "production",
             False,
-            "APNs says the token is no longer valid for com.example.chat since 2026-11-25T12:00:00.000Z (the app "
-            "was uninstalled, or notifications were reset on the device); the registration was kept: the app "
-            "registered the token again after that",
+            "APNs says the token is no longer valid for com.example.chat since 2026-11-25T12:00:00.000Z (the "
+            "app was uninstalled, or notifications were reset on the device); the registration was kept: the "
+            "app registered the token again after that",
         ),
     ],
 )

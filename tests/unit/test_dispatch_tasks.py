@@ -69,7 +69,7 @@ def test_a_retry_task_carries_just_its_deliveries_and_their_badges() -> None:
     # When they are written and read back
     work = parse_queue_message(retry_task(job_dict(ONE_TO_ONE, Badges={"vinson": 9}), "run-1", items))
 
-    # Then the task names its run, holds the job for that receiver without job badges, and the deliveries as given
+    # Then the task names its run, holds the job for that receiver without job badges, and the deliveries
     assert (work.kind, work.run, work.retries) == (WorkKind.RETRY, "run-1", tuple(items))
     assert work.raw_job == {**ONE_TO_ONE, "To_Account": ["vinson"]}
 

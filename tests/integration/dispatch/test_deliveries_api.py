@@ -96,8 +96,8 @@ def test_a_user_without_a_device_is_told_so(harness: DispatchHarness) -> None:
     assert view["devices"] == []
     assert view["diagnosis"] == {
         "reason": "NoDeviceRegistered",
-        "message": "the user has no registered device: the app never called setAPNS after logging in (or with "
-        "a certificate of this app), or the user logged out or was kicked by a login on another device",
+        "message": "the user has no registered device: the app never called setAPNS after logging in (or "
+        "with a certificate of this app), or the user logged out or was kicked by a login on another device",
     }
     assert [(d["msgKey"], d["outcome"], d["reason"]) for d in view["deliveries"]] == [
         (MSG_KEY, "noDevice", "NoDeviceRegistered")

@@ -33,7 +33,8 @@ def test_tokens_and_passwords_stay_out_of_logs_and_answers(
 
     # Then no token is whole anywhere, only its hint, and the password never shows
     text = output.out + output.err + caplog.text + repr(answers)
-    assert "dead device token" in text and f"{dead[:8]}…(32B)" in text
+    assert "dead device token" in text
+    assert f"{dead[:8]}…(32B)" in text
     for token in (dead, retried, fine):
         assert token not in text
     assert PASSWORD not in text

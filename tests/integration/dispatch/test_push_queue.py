@@ -22,7 +22,7 @@ def test_tasks_are_sent_ten_and_at_most_256_kib_per_request(aws: Provisioned) ->
     # Then all were accepted in 3 requests: 10 small, 2 small + 2 large, 1 large
     assert (accepted, calls) == ([True] * 15, ["SendMessageBatch"] * 3)
     sqs = boto3.client("sqs")
-    bodies = []
+    bodies: list[int] = []
     while messages := sqs.receive_message(QueueUrl=aws.refs["PushQueue"], MaxNumberOfMessages=10).get(
         "Messages"
     ):

@@ -52,8 +52,8 @@ def test_the_sample_events_dispatch_and_explain(harness: DispatchHarness) -> Non
         for name in ("dispatch-one-to-one", "dispatch-group", "dispatch-malformed")
     }
 
-    # Then no message is left for retry, the devices got the README's notifications, the bad jobs are dead letters
-    assert answers == dict.fromkeys(answers, {"batchItemFailures": []})
+    # Then no message is left for retry, the devices got the README's notifications, bad jobs are dead letters
+    assert answers == {name: {"batchItemFailures": []} for name in answers}
     assert [n["payload"] for n in harness.received(VINSON)] == [
         {
             "aps": {"alert": {"body": "Denny:hello"}, "badge": 1, "sound": "default", "thread-id": "denny"},
