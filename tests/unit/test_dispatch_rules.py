@@ -83,7 +83,9 @@ def test_retry_delays_double_per_attempt_with_jitter_and_stay_within_sqs_limit(
 
 
 def test_a_zero_base_retries_at_once() -> None:
-    assert _retry_delay(DispatchPolicy(retry_base_seconds=0), 3, random.Random())  # noqa: S311 == 0
+    rng = random.Random()  # noqa: S311 - jitter
+
+    assert _retry_delay(DispatchPolicy(retry_base_seconds=0), 3, rng) == 0
 
 
 NOW = 1_795_000_000.0
