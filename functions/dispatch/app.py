@@ -41,7 +41,7 @@ class DispatchSettings(EnvSettings):
     push_dead_letter_queue_url: str
     delivery_records: Literal["all", "failures"] = "all"
     delivery_record_days: float = Field(default=7.0, gt=0)
-    dispatch_chunk_size: int = Field(default=1000, ge=1, le=10_000)
+    dispatch_chunk_size: int = Field(default=500, ge=1, le=10_000)
     dispatch_max_attempts: int = Field(default=5, ge=1, le=20)
     dispatch_retry_base_seconds: float = Field(default=5.0, ge=0)
     dispatch_retry_max_seconds: float = Field(default=MAX_DELAY_SECONDS, ge=0, le=MAX_DELAY_SECONDS)

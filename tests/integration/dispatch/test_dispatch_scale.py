@@ -44,12 +44,12 @@ def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each
     with counting_calls(queue) as calls:
         first = harness.invoke(harness.receive(), remaining_ms=REMAINING_MS)
 
-    # Then it kept the first 1,000 receivers and queued the other 4,000 as four chunk tasks in one request
+    # Then it kept the first 500 receivers and queued the other 4,500 as nine chunk tasks in one request
     assert (first.failed, calls) == ([], ["SendMessageBatch"])
-    assert len(harness.received()) == 1000
+    assert len(harness.received()) == 500
     chunks = harness.queued_bodies()
-    assert [chunk["OfflinePushTask"] for chunk in chunks] == [{"version": 1, "kind": "chunk"}] * 4
-    assert sorted(user for chunk in chunks for user in chunk["Job"]["To_Account"]) == users[1000:]
+    assert [chunk["OfflinePushTask"] for chunk in chunks] == [{"version": 1, "kind": "chunk"}] * 9
+    assert sorted(user for chunk in chunks for user in chunk["Job"]["To_Account"]) == users[500:]
     assert {json.dumps({k: v for k, v in chunk["Job"].items() if k != "To_Account"}) for chunk in chunks} == {
         json.dumps({k: v for k, v in group_job(users).items() if k != "To_Account"})
     }

@@ -172,7 +172,7 @@ class DispatchPolicy:
     """The dispatcher's knobs (environment variables of the dispatch function, README "Dispatch")."""
 
     record_all: bool = True  # every outcome listed per receiver; False: failures only (cheaper)
-    chunk_size: int = 1000  # receivers one run keeps of a job; the rest go to chunk tasks
+    chunk_size: int = 500  # receivers one run keeps of a job; the rest go to chunk tasks (README "Chunking")
     max_attempts: int = 5  # task-level attempts per delivery (each has the APNs client's own retries)
     retry_base_seconds: float = 5.0  # delay before the 2nd attempt; doubles per attempt (with jitter)
     retry_max_seconds: float = MAX_DELAY_SECONDS
