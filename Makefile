@@ -57,12 +57,16 @@ pytest: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint validate pytest  ## everything CI checks: lint, types, template, unit + integration + e2e tests
+test: lint validate pytest build-check  ## everything CI checks: lint, types, template, tests, the built bundle
 
 .PHONY: bench
 bench: $(BIN)/.installed  ## run every benchmark in bench/ (each prints a table); BENCH_ARGS=--quick for a smoke run
 	@for module in $(sort $(basename $(notdir $(wildcard bench/bench_*.py)))); do \
 		echo "== bench.$$module"; $(BIN)/python -m bench.$$module $(BENCH_ARGS) || exit 1; echo; done
+
+.PHONY: run
+run: $(BIN)/.installed  ## the whole product locally (AWS emulation, APNs sandbox, API, dispatcher) and the seed's story
+	PYTHONPATH=layers/offline_push:. $(BIN)/python -m local.run $(RUN_ARGS)
 
 .PHONY: invoke
 invoke: $(BIN)/.installed  ## run one handler on a sample event against local AWS: make invoke FN=dispatch EVENT=events/<file>.json
@@ -72,6 +76,10 @@ invoke: $(BIN)/.installed  ## run one handler on a sample event against local AW
 .PHONY: build
 build: $(VENV_SAM)/bin/.installed  ## sam build (no Docker needed: the runtime's Python is put on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
+
+.PHONY: build-check
+build-check: build $(BIN)/.installed  ## import every built function with only the built layer on its path, on the runtime's Python
+	PYTHONPATH=layers/offline_push:. $(BIN)/python -m local.check_build
 
 .PHONY: deploy
 deploy: build  ## sam deploy --guided (needs AWS credentials)

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from offline_push.api.auth import require_iam_caller
 from offline_push.api.certificates import parse_business_id, parse_sdk_app_id, parse_upload
-from offline_push.api.http import create_resolver, error_response, json_response
+from offline_push.api.http import create_resolver, json_response
 from offline_push.dal.certificate_repository import CertificateRepository, CertificateStorageSettings
 from offline_push.logic.certificates import CertificateService
 from offline_push.models.certificate import CertificateRecord
@@ -44,12 +44,6 @@ def _admins_only(resolver: APIGatewayHttpResolver, next_middleware: NextMiddlewa
 
 
 app.use(middlewares=[_admins_only])
-
-
-@app.exception_handler(Exception)
-def _unexpected(exc: Exception) -> Response[str]:
-    logger.exception("unexpected error")
-    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the logs")
 
 
 def _audit(action: str, record: CertificateRecord) -> None:

@@ -209,6 +209,7 @@ class AcceptedNotification:
     environment: ApnsEnvironment
     auth: str  # "certificate" | "token"
     received_at: float
+    raw_payload: bytes = b""  # the exact bytes received, for byte-for-byte checks
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -220,6 +221,7 @@ class AcceptedNotification:
             "expiration": self.expiration,
             "collapseId": self.collapse_id,
             "payload": self.payload,
+            "rawPayload": self.raw_payload.decode("utf-8", errors="replace"),
             "environment": self.environment.value,
             "auth": self.auth,
             "receivedAt": self.received_at,
@@ -414,6 +416,7 @@ class SandboxState:
                 environment=environment,
                 auth=auth,
                 received_at=time.time(),
+                raw_payload=bytes(request.body),
             )
         )
         self.accepted_ids[apns_id] += 1

@@ -98,6 +98,19 @@ def test_certificate_requests_get_apples_answers(
     assert len(state.accepted) == (1 if expected.status == 200 else 0)
 
 
+def test_an_accepted_notification_keeps_the_exact_payload_bytes(state: SandboxState, pki: ApplePki) -> None:
+    # Given a payload whose bytes differ from its re-serialised JSON (spacing, raw UTF-8)
+    raw = '{"aps": {"alert":"晚上好"}, "ext":"jump to denny"}'.encode()
+
+    # When the sandbox accepts it
+    state.evaluate(_request(body=raw), DEV, _identity(pki, PushCertificateKind.DEVELOPMENT))
+
+    # Then the record holds those bytes, as well as the parsed payload
+    record = state.accepted[0].to_json()
+    assert record["rawPayload"].encode() == raw
+    assert record["payload"] == {"aps": {"alert": "晚上好"}, "ext": "jump to denny"}
+
+
 def test_a_request_without_apns_id_gets_one_from_apns(state: SandboxState, pki: ApplePki) -> None:
     answer = state.evaluate(
         _request(without=["apns-id"]), DEV, _identity(pki, PushCertificateKind.DEVELOPMENT)

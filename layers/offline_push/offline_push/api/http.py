@@ -64,4 +64,13 @@ def create_resolver(*, enable_validation: bool = True) -> APIGatewayHttpResolver
     def _no_route(exc: Exception) -> Response[str]:
         return error_response(HTTPStatus.NOT_FOUND, "RouteNotFound", "no such route")
 
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        # A bug or an unforeseen failure: the traceback goes to the log, the caller gets the same JSON shape
+        # as every other error and nothing of the exception's text (which could carry request data).
+        logger.exception("unexpected error")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError", "internal error; see the logs"
+        )
+
     return app

@@ -1,0 +1,151 @@
+"""``make run``: the whole product on this machine, no AWS account, no Docker.
+
+Starts the APNs sandbox (its own process, HTTP/2 + TLS, both Apple environments), then the local stack
+(moto's server with template.yaml's resources, the HTTP API, the SQS poller feeding the dispatcher) with the
+APNs client pointed at the sandbox; walks the seed's story (:mod:`local.story`) and prints what vinson's
+phone shows; then keeps serving the API until Ctrl-C (``--exit-after-story`` to stop after the story).
+
+Everything it writes lives in ``--state-dir`` (default ``.local-stack/``): the sandbox's CA, and
+``stack.json`` with the URLs and the admin key, for scripts and tests that talk to the running stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from local.apns_sandbox.process import SandboxProcess, start_sandbox_process
+from local.apple_pki import ApplePki
+from local.stack import LocalStack
+from local.story import SDK_APP_ID, Api, Story, StoryError
+from local.template import TEMPLATE_PATH
+
+PUSH_QUEUE = "PushQueue"
+DEFAULT_STATE_DIR = Path(".local-stack")
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local.run", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack/")
+    parser.add_argument(
+        "--port", type=int, default=3000, help="HTTP API port on 127.0.0.1 (0: any free port)"
+    )
+    parser.add_argument("--admin-key", help="admin key for the AWS_IAM routes (default: generated)")
+    parser.add_argument("--no-story", action="store_true", help="only start the stack")
+    parser.add_argument("--exit-after-story", action="store_true", help="stop once the story is told")
+    parser.add_argument("--verbose", action="store_true", help="show the functions' logs")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    logging.basicConfig(
+        level=logging.INFO if arguments.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    # The functions log JSON lines and metrics for CloudWatch; on a terminal the story is the readable output.
+    quiet = (
+        {}
+        if arguments.verbose
+        else {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+    )
+    state_dir = arguments.state_dir.resolve()
+    (state_dir / "apns").mkdir(parents=True, exist_ok=True)
+
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+
+    sandbox = start_sandbox_process(state_dir / "apns")
+    try:
+        stack = LocalStack(
+            TEMPLATE_PATH,
+            api_port=arguments.port,
+            admin_key=arguments.admin_key,
+            extra_environment={
+                "APNS_PRODUCTION_URL": sandbox.production_url,
+                "APNS_SANDBOX_URL": sandbox.development_url,
+                "APNS_EXTRA_CA_BUNDLE": str(sandbox.ca_path),
+                **quiet,
+            },
+        )
+        with stack:
+            description = describe(stack, sandbox)
+            write_private(state_dir / "stack.json", json.dumps(description, indent=2))
+            print_summary(stack, sandbox)
+            if not arguments.no_story:
+                story = Story(
+                    api=Api(stack.api_url, stack.admin_key),
+                    send_job=lambda job: stack.client("sqs").send_message(
+                        QueueUrl=description["queueUrl"], MessageBody=json.dumps(job, ensure_ascii=False)
+                    ),
+                    sandbox=sandbox.control,
+                    pki=ApplePki.load(state_dir / "apns"),
+                )
+                try:
+                    story.run()
+                except StoryError as error:
+                    print(f"\nThe story failed: {error}", file=sys.stderr)
+                    return 1
+            write_private(state_dir / "ready", "ready\n")
+            if arguments.exit_after_story:
+                return 0
+            print_try_it(stack)
+            stopping.wait()
+            print("\nstopping…")
+    finally:
+        (state_dir / "ready").unlink(missing_ok=True)
+        sandbox.stop()
+    return 0
+
+
+def describe(stack: LocalStack, sandbox: SandboxProcess) -> dict[str, Any]:
+    return {
+        "apiUrl": stack.api_url,
+        "adminKey": stack.admin_key,
+        "awsEndpoint": stack.aws.endpoint_url,
+        "queueUrl": stack.aws.provisioned.refs[PUSH_QUEUE],
+        "sandbox": {
+            "production": sandbox.production_url,
+            "development": sandbox.development_url,
+            "control": sandbox.control_url,
+            "ca": str(sandbox.ca_path),
+        },
+    }
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read: stack.json holds the admin key."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def print_summary(stack: LocalStack, sandbox: SandboxProcess) -> None:
+    print("offline-push local stack")
+    for line in stack.summary(show_admin_key=True):
+        print(f"  {line}")
+    print(f"  APNs sandbox: production {sandbox.production_url}, development {sandbox.development_url}")
+    print(f"  APNs sandbox control: {sandbox.control_url} (GET /notifications, /stats)")
+    print()
+
+
+def print_try_it(stack: LocalStack) -> None:
+    api, key = stack.api_url, stack.admin_key
+    print(
+        f"""
+The API keeps serving until Ctrl-C. Try it:
+  curl -H 'X-Admin-Key: {key}' {api}/v1/apps/{SDK_APP_ID}/certificates
+  curl -H 'X-Admin-Key: {key}' {api}/v1/apps/{SDK_APP_ID}/users/vinson/deliveries
+  make invoke FN=DispatchFunction EVENT=events/dispatch-one-to-one.json"""
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""`make run` as a user runs it: the local stack in its own process, the seed's story, then the API over HTTP.
+
+The notifications are checked byte for byte as the APNs sandbox received them, through its control endpoint;
+the product's answers over the local HTTP API, with the admin key the stack wrote to its state directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK_APP_ID = 1400000001
+START_TIMEOUT = 180.0
+
+# What vinson's phone receives, exactly as sent: denny's text with ext, the group message shown with the name
+# card and group name, the voice placeholder with the custom sound, the custom message's title and desc. The
+# badge counts up from 0 (vinson never reported an unread count).
+EXPECTED = [
+    (
+        "story-1-text",
+        '{"aps":{"alert":{"body":"Denny:晚上一起吃饭吗？"},"badge":1,"sound":"default","thread-id":"denny"},'  # noqa: RUF001
+        '"ext":"jump to denny"}',
+        "043e9641aabff3b9b388df73b7d11cda",
+    ),
+    (
+        "story-2-group",
+        '{"aps":{"alert":{"body":"Dad(Family):周末回家吃饭"},"badge":2,"sound":"default",'
+        '"thread-id":"@TGS#2J4SZEAEL"}}',
+        "40e06b8fd4637d6fb7eed76ce5ac4287",
+    ),
+    (
+        "story-3-voice",
+        '{"aps":{"alert":{"body":"Denny:[语音]"},"badge":3,"sound":"ding.caf","thread-id":"denny"}}',
+        "1f8c0f763c00012167885fc9eb08b032",
+    ),
+    (
+        "story-4-custom-desc",
+        '{"aps":{"alert":{"title":"Red packet","body":"Denny sent you a red packet"},"badge":4,'
+        '"sound":"default","thread-id":"denny"}}',
+        "48fb66787be169b4bd5f0ee7eb651a41",
+    ),
+]
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    state_dir: Path
+    description: dict[str, Any]
+
+    def api(self, method: str, path: str, *, admin: bool = True) -> tuple[int, Any]:
+        headers = {"x-admin-key": self.description["adminKey"]} if admin else {}
+        return _http(method, self.description["apiUrl"] + path, headers)
+
+    def sandbox(self, path: str) -> Any:
+        status, answer = _http("GET", self.description["sandbox"]["control"] + path, {})
+        assert status == HTTPStatus.OK
+        return answer
+
+
+def _http(method: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(url, method=method, headers=headers)  # noqa: S310 - 127.0.0.1 only
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            raw = answer.read()
+            return answer.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else None
+
+
+def _start(state_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'offline_push'}{os.pathsep}{ROOT}"}
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        environment.pop(name, None)
+    return subprocess.Popen(  # noqa: S603 - our own entry point
+        [sys.executable, "-m", "local.run", "--state-dir", str(state_dir), "--port", "0", *extra],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """`make run` in its own process, once the story is told and the API serves."""
+    state_dir = tmp_path_factory.mktemp("local-stack")
+    process = _start(state_dir)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not (state_dir / "ready").exists():
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"the local stack exited with {process.returncode}:\n{output}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the local stack did not finish its story in time")
+        time.sleep(0.2)
+    description = json.loads((state_dir / "stack.json").read_text())
+    running = RunningStack(process, state_dir, description)
+    yield running
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_the_phone_receives_the_story_notifications_byte_for_byte(stack: RunningStack) -> None:
+    # When the story has run, the APNs sandbox has accepted exactly these, in order
+    received = stack.sandbox("/notifications")
+
+    assert [record["rawPayload"] for record in received] == [payload for _, payload, _ in EXPECTED]
+    assert [record["collapseId"] for record in received] == [collapse for _, _, collapse in EXPECTED]
+    for record in received:
+        assert (record["topic"], record["pushType"], record["priority"], record["environment"], record["auth"]) == (
+            "com.example.chat",
+            "alert",
+            10,
+            "development",
+            "certificate",
+        )
+    assert len({record["deviceToken"] for record in received}) == 1
+    assert stack.sandbox("/stats")["duplicates"] == {}
+
+
+def test_the_uploaded_certificate_is_listed_over_http(stack: RunningStack) -> None:
+    status, answer = stack.api("GET", f"/v1/apps/{SDK_APP_ID}/certificates")
+
+    assert status == HTTPStatus.OK
+    [certificate] = answer["certificates"]
+    assert (certificate["businessId"], certificate["bundleId"], certificate["environment"], certificate["type"]) == (
+        1,
+        "com.example.chat",
+        "development",
+        "p12",
+    )
+
+
+def test_admin_routes_refuse_a_caller_without_the_admin_key(stack: RunningStack) -> None:
+    assert stack.api("GET", f"/v1/apps/{SDK_APP_ID}/certificates", admin=False) == (
+        HTTPStatus.FORBIDDEN,
+        {"message": "Forbidden"},
+    )
+
+
+def test_the_custom_message_without_desc_is_recorded_as_not_pushed_with_its_reason(stack: RunningStack) -> None:
+    status, answer = stack.api("GET", f"/v1/apps/{SDK_APP_ID}/messages/story-5-custom-no-desc")
+
+    assert status == HTTPStatus.OK
+    assert answer["noPushReason"]["code"] == "CustomWithoutDesc"
+
+
+def test_vinsons_deliveries_answer_why_and_when_over_http(stack: RunningStack) -> None:
+    status, answer = stack.api("GET", f"/v1/apps/{SDK_APP_ID}/users/vinson/deliveries")
+
+    assert status == HTTPStatus.OK
+    delivered = [record["msgKey"] for record in answer["deliveries"] if record["outcome"] == "Delivered"]
+    assert sorted(delivered) == sorted(msg_key for msg_key, _, _ in EXPECTED)
+
+
+def test_ctrl_c_stops_the_stack_and_the_story_was_printed_as_the_phone_shows_it(stack: RunningStack) -> None:
+    # When the user presses Ctrl-C
+    stack.process.send_signal(signal.SIGINT)
+    output, _ = stack.process.communicate(timeout=60)
+
+    # Then it stops cleanly, having printed each notification as the lock screen shows it
+    assert stack.process.returncode == 0, output
+    for line in (
+        "│ Denny:晚上一起吃饭吗？",  # noqa: RUF001
+        '└─ sound: default · badge: 1 · ext: "jump to denny"',
+        "│ Dad(Family):周末回家吃饭",
+        "└─ sound: ding.caf · badge: 3",
+        "│ Red packet",
+        "not pushed: CustomWithoutDesc",
+    ):
+        assert line in output, output
+    assert not (stack.state_dir / "ready").exists()
+
+
+def test_exit_after_story_tells_the_story_and_exits(tmp_path: Path) -> None:
+    process = _start(tmp_path, "--exit-after-story")
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+
+    assert process.returncode == 0, output
+    assert "│ Denny:[语音]" in output
