@@ -283,7 +283,7 @@ class Story:
                 if record.get("collapseId") == collapse_id:
                     return _shown(message.msg_key, record)
             summary = self.message_summary(message.msg_key)
-            if summary is not None and summary.get("noPushReason"):
+            if summary is not None and summary.get("noPush"):
                 return None
             time.sleep(0.1)
         raise StoryError(f"{message.msg_key}: neither pushed nor recorded within {self.timeout:.0f} s")
@@ -294,8 +294,8 @@ class Story:
 
     def no_push_reason(self, msg_key: str) -> str:
         summary = self.message_summary(msg_key) or {}
-        reason = summary.get("noPushReason") or {}
-        return f"{reason.get('code', '?')}: {reason.get('message', '')}".rstrip(": ")
+        no_push = summary.get("noPush") or {}
+        return f"{no_push.get('reason', '?')}: {no_push.get('message', '')}".rstrip(": ")
 
 
 def _collapse(message: StoryMessage) -> str:

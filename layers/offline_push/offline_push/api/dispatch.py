@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
 from offline_push.logic.dispatch import BatchReport, QueueRecord
@@ -30,7 +31,7 @@ def publish_metrics(report: BatchReport, metrics: Metrics) -> None:
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
     service = os.environ.get("POWERTOOLS_SERVICE_NAME", "offline-push")
     for (outcome, reason), count in sorted(report.counts.items()):
-        if not reason:
+        if not reason or is_metrics_disabled():  # single_metric prints even when metrics are disabled
             metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=count)
             continue
         with single_metric(
