@@ -126,7 +126,13 @@ def test_the_phone_receives_the_story_notifications_byte_for_byte(stack: Running
     assert [record["rawPayload"] for record in received] == [payload for _, payload, _ in EXPECTED]
     assert [record["collapseId"] for record in received] == [collapse for _, _, collapse in EXPECTED]
     for record in received:
-        assert (record["topic"], record["pushType"], record["priority"], record["environment"], record["auth"]) == (
+        assert (
+            record["topic"],
+            record["pushType"],
+            record["priority"],
+            record["environment"],
+            record["auth"],
+        ) == (
             "com.example.chat",
             "alert",
             10,
@@ -142,7 +148,12 @@ def test_the_uploaded_certificate_is_listed_over_http(stack: RunningStack) -> No
 
     assert status == HTTPStatus.OK
     [certificate] = answer["certificates"]
-    assert (certificate["businessId"], certificate["bundleId"], certificate["environment"], certificate["type"]) == (
+    assert (
+        certificate["businessId"],
+        certificate["bundleId"],
+        certificate["environment"],
+        certificate["type"],
+    ) == (
         1,
         "com.example.chat",
         "development",
@@ -157,7 +168,7 @@ def test_admin_routes_refuse_a_caller_without_the_admin_key(stack: RunningStack)
     )
 
 
-def test_the_custom_message_without_desc_is_recorded_as_not_pushed_with_its_reason(stack: RunningStack) -> None:
+def test_a_custom_message_without_desc_is_recorded_as_not_pushed_with_its_reason(stack: RunningStack) -> None:
     status, answer = stack.api("GET", f"/v1/apps/{SDK_APP_ID}/messages/story-5-custom-no-desc")
 
     assert status == HTTPStatus.OK
