@@ -34,6 +34,13 @@ class Crash(Exception):
     """The function dying mid-run (a timeout, out of memory): nothing after it happens."""
 
 
+@pytest.fixture(autouse=True, params=["all", "failures"])
+def records(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every guarantee holds whatever is recorded: per notification (all) or per unit of work (failures)."""
+    monkeypatch.setenv("DELIVERY_RECORDS", request.param)
+    return str(request.param)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
