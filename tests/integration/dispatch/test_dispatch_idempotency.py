@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from functions.dispatch.app import DispatchSettings, build_dispatcher
+from local.provision import Provisioned
 from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.delivery import DeliveryKey
@@ -35,9 +36,9 @@ class Crash(Exception):
 
 
 @pytest.fixture(autouse=True, params=["all", "failures"])
-def records(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def records(request: pytest.FixtureRequest, aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every guarantee holds whatever is recorded: per notification (all) or per unit of work (failures)."""
-    monkeypatch.setenv("DELIVERY_RECORDS", request.param)
+    monkeypatch.setenv("DELIVERY_RECORDS", request.param)  # after the template's environment (aws)
     return str(request.param)
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 from local.apns_sandbox import Fault, FaultKind
+from local.provision import Provisioned
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID, counting_calls
 from tests.support.dispatch import DispatchHarness
@@ -27,9 +28,9 @@ REMAINING_MS = 600_000
 
 
 @pytest.fixture(autouse=True, params=["all", "failures"])
-def records(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def records(request: pytest.FixtureRequest, aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> str:
     """Claims per notification (every outcome recorded) and per unit of work (failures only)."""
-    monkeypatch.setenv("DELIVERY_RECORDS", request.param)
+    monkeypatch.setenv("DELIVERY_RECORDS", request.param)  # after the template's environment (aws)
     return str(request.param)
 
 
@@ -38,7 +39,7 @@ def group_job(users: list[str]) -> dict[str, object]:
 
 
 def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each(
-    harness: DispatchHarness,
+    harness: DispatchHarness, records: str
 ) -> None:
     # Given 5,000 group members with a device each
     harness.upload_certificate()
@@ -64,13 +65,25 @@ def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each
     }
 
     # When the chunk tasks are taken from the queue
-    batches = harness.drain(remaining_ms=REMAINING_MS)
+    dispatcher = harness.app.dispatcher()
+    tables = (dispatcher.deliveries.client, dispatcher.registrations.client)
+    with counting_calls(*tables) as dynamodb:
+        batches = harness.drain(remaining_ms=REMAINING_MS)
 
     # Then every device got the message exactly once
     assert [batch.failed for batch in batches] == [[]]
     received = Counter(notification["deviceToken"] for notification in harness.received())
     assert received == Counter(token for user in users for token in tokens[user])
     assert harness.sandbox.state.duplicates() == {}
+
+    # ... and the chunks' DynamoDB requests per 1,000 receivers: the registrations (100 per read), then one
+    # claim per notification (every outcome recorded), or one per unit of 500 and a marker per run (failures)
+    per_1000 = len(dynamodb) * 1000 / 4500
+    if records == "all":
+        assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 4500 + 1}
+    else:
+        assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 9 + 1}
+        assert per_1000 <= 15
 
 
 def test_10000_notifications_through_apns_faults_end_delivered_once_or_recorded(
