@@ -121,7 +121,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 def test_the_phone_receives_the_story_notifications_byte_for_byte(stack: RunningStack) -> None:
     # When the story has run, the APNs sandbox has accepted exactly these, in order
-    received = stack.sandbox("/notifications")
+    received = stack.sandbox("/notifications")["notifications"]
 
     assert [record["rawPayload"] for record in received] == [payload for _, payload, _ in EXPECTED]
     assert [record["collapseId"] for record in received] == [collapse for _, _, collapse in EXPECTED]

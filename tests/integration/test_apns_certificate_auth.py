@@ -52,6 +52,8 @@ async def test_a_notification_to_a_live_device_is_delivered_and_recorded_as_sent
             "aps": {"alert": {"title": "Denny", "body": "hello"}, "sound": "default"},
             "ext": "jump to denny",
         },
+        "rawPayload": '{"aps":{"alert":{"title":"Denny","body":"hello"},"sound":"default"},'
+        '"ext":"jump to denny"}',
         "environment": "development",
         "auth": "certificate",
         "receivedAt": 0,
