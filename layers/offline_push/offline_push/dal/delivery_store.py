@@ -14,8 +14,14 @@ Items (``pk``, ``sk`` strings; every item expires by TTL, ``expiresAt``, after `
   (``noDevice``, ``noPush``); written only when every outcome is recorded.
 - **message info** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = c#<chunk id>``: counts a message's chunk has
   beyond its deliveries (receivers without a device, a job-level no-push, an invalid job).
+- **unit of work** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = u#<chunk id>``, or the **job item** ``sk = j#``
+  (only failures recorded): the claim of a job's chunk (``run``, ``lease``, ``notifications``, ``orphans``),
+  one conditional write instead of one per notification; the job item names the job holding the MsgKey
+  (``job``: its digest) and its receivers (``receivers``: 8 bytes of SHA-256 each, 80 KB for 10,000), and is
+  the job's unit too when the job is not split. A delivery item of a unit (failed, retrying) carries ``unit``.
 - **run marker** ``pk = run#<run>``, ``sk = -``: the run finished recording its outcomes. A ``pending``
-  delivery of a finished run was delivered: no write per delivered notification.
+  delivery of a finished run was delivered, and so was every notification of a unit it owns that has no
+  delivery item: no write per delivered notification.
 
 The global secondary index ``ByUser`` (``user``, ``at``) lists a receiver's deliveries newest first; it is
 sparse: items without ``at`` (delivered notifications when only failures are recorded) are not in it.

@@ -13,9 +13,12 @@ whole so that ten one-to-one jobs cost one registration read instead of ten:
    message without description...) is recorded with its reason and goes no further.
 4. **Registrations** of every receiver, 100 per read; a receiver without a device is counted (and recorded
    per receiver when every outcome is recorded).
-5. **Claim** each delivery (sdkAppId, MsgKey, receiver, token) with a conditional write before sending. A
-   delivery already claimed is skipped when it is finished or another run holds it, and taken over when its
-   run died (lease expired, no completion marker): see "Guarantees" below.
+5. **Claim** before sending, with conditional writes. When every outcome is recorded (``record_all``), each
+   delivery (sdkAppId, MsgKey, receiver, token) is claimed on its own. When only failures are, each *unit of
+   work* is: a job not split, or one chunk of a split job (one write per 500 receivers), the job itself
+   first keeping its receivers' digests; a retry task still claims (takes over) each of its deliveries. A
+   delivery or unit already claimed is skipped when it is finished or another run holds it, and taken over
+   when its run died (lease expired, no completion marker): see "Guarantees" below.
 6. **Badge**: the receiver's counter is incremented once per (message, receiver) the run claimed, and the
    new value sent; a job may give the badge itself (``Badges``), and a retry carries the one computed first.
 7. **Send**: one APNs client per (certificate, environment), all batches concurrently; the certificate of
@@ -33,6 +36,19 @@ back (SQS visibility timeout, longer than the lease) and the next run takes the 
 sending and before the completion marker makes the next run send those notifications again, with the same
 ``apns-id`` and ``apns-collapse-id``: the device replaces the first with the second instead of showing two;
 that window (milliseconds, per run) is the only way APNs can see a notification twice.
+
+Per unit (only failures recorded), the same holds with the unit in place of each delivery: its claim is the
+only conditional write before sending, and nothing is written for a notification delivered (its run's
+completion marker says so). A notification not delivered gets its own item, written whole by the unit's
+owner (the only writer while its lease lasts): final failures batched (25 per request), retries one by one
+*after* their retry task is queued, unless that task's run claimed the delivery first (a retry that finds no
+item claims it with a conditional put). A unit taken over (its run died) is sent again except for the
+deliveries that have an item, which go by it (failed: skipped; retrying: taken over as a per-notification
+claim, or left to their task while it holds them). A run that could not queue a retry marks the unit
+(``orphans``) and leaves the job's message on the queue: its redelivery takes just those retries over. The
+job item holds the MsgKey for one job (its digest: the body and the chunk size): another job with the same
+MsgKey (the IM backend resending it to more receivers) serves only receivers the first did not have, with
+per-notification claims.
 """
 
 from __future__ import annotations
