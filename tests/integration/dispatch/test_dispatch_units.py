@@ -255,3 +255,49 @@ def test_a_retry_the_queue_refused_is_taken_over_when_the_job_comes_back(
     )
     assert [len(harness.received(token)) for token in (vinson, uncle)] == [1, 1]
     assert harness.sandbox.state.duplicates() == {}
+
+
+def test_a_retry_that_comes_before_its_record_claims_the_delivery_and_is_counted_once(
+    harness: DispatchHarness, dispatcher: Dispatcher, clock: Clock
+) -> None:
+    # Given a run that delivered vinson's notification, queued a retry for uncle's and died before writing
+    # uncle's record (its retry task may be taken that fast, by another instance)
+    harness.upload_certificate()
+    [vinson] = harness.register("vinson")["vinson"]
+    [uncle] = harness.register("uncle")["uncle"]
+    harness.sandbox.state.add_fault(Fault(FaultKind.STATUS, status=503, count=3, token=uncle))
+    harness.enqueue(quiet_group(["vinson", "uncle"]))
+    records = records_of(harness)
+
+    def is_retry_record(params: dict[str, Any]) -> bool:
+        return str(params["Item"]["pk"]["S"]).startswith("m#")
+
+    fail_on(dispatcher.deliveries.client, "PutItem", Crash(), when=is_retry_record)  # type: ignore[attr-defined]
+    with pytest.raises(Crash):
+        dispatcher.dispatch(records, remaining_seconds=30)
+
+    # When the retry task is processed: uncle's delivery has no item yet
+    [batch] = harness.drain()
+
+    # Then the retry claimed it (a conditional put) and sent it once
+    assert (batch.failed, [len(harness.received(token)) for token in (vinson, uncle)]) == ([], [1, 1])
+
+    # ... and the message summary counts each notification once: uncle's by its record, vinson's by the
+    # unit, whose run died (sending or interrupted, by the API's clock, until the job's message comes back)
+    status, summary = harness.message(SDK_APP_ID, MSG_KEY)
+    outcomes = summary["outcomes"]
+    assert (status, summary["notifications"], outcomes["delivered"], outcomes["failed"]) == (
+        HTTPStatus.OK,
+        2,
+        1,
+        0,
+    )
+    assert outcomes["sending"] + outcomes["interrupted"] == 1
+
+    # When the job's message comes back after the unit's lease
+    clock.now += 61
+    report = dispatcher.dispatch(records, remaining_seconds=30)
+
+    # Then vinson's is sent again (the crash-after-send window) and uncle's is not
+    assert report.summary() == {"Delivered": 1, "Duplicate": 1, "TakenOver": 1}
+    assert [len(harness.received(token)) for token in (vinson, uncle)] == [2, 1]

@@ -255,6 +255,8 @@ class DeliveryStore:
             item["badge"] = _n(delivery.badge)
         if claim.indexed:
             item["at"] = _n(claim.now_ms)
+        if claim.unit is not None:
+            item["unit"] = _s(claim.unit)
         try:
             self.client.put_item(
                 TableName=self.table_name,

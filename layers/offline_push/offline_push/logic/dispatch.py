@@ -297,6 +297,7 @@ class _Item:
     work: _Work
     delivery: Delivery
     retry_of: str | None = None  # a retry task's generating run
+    retry_unit: str | None = None  # a retry of a delivery claimed per unit: that unit
     gone: bool = False  # a retry whose device is no longer registered
     registered_badge: int = 0
     credential: ApnsCredential | None = None
@@ -630,6 +631,7 @@ class Dispatcher:
                     work,
                     delivery,
                     retry_of=work.queued.run,
+                    retry_unit=retry.unit,
                     gone=device is None,
                     registered_badge=found.badge if found is not None else 0,
                 )
@@ -688,7 +690,10 @@ class Dispatcher:
         if unrecorded:
             # A delivery claimed per unit whose retry came before its record was written (or a record
             # expired): whoever claims the key first sends it; the unit's owner never overwrites a claim.
-            claims = [Claim(item.delivery, run, lease, now_ms, indexed=True) for item in unrecorded]
+            claims = [
+                Claim(item.delivery, run, lease, now_ms, indexed=True, unit=item.retry_unit)
+                for item in unrecorded
+            ]
             results.extend(zip(unrecorded, self.deliveries.claim(claims), strict=True))
         return results
 
@@ -1246,6 +1251,7 @@ class Dispatcher:
                     badge=item.delivery.badge,
                     attempts=item.delivery.attempt,
                     reason=outcome.reason,
+                    unit=item.unit,
                 )
                 for item, outcome in part
             ]

@@ -215,6 +215,7 @@ class Claim:
     lease: int  # epoch seconds
     now_ms: int
     indexed: bool  # listed in the receiver's deliveries from now on (every outcome recorded)
+    unit: str | None = None  # a retry of a delivery claimed per unit: that unit (it counts the record)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,9 +57,10 @@ class RetryItem(BaseModel):
     badge: int | None = Field(default=None, ge=0)
     attempts: int = Field(ge=1)  # task-level attempts made so far
     reason: str = ""
+    unit: str | None = None  # the unit of work that claimed it (only failures recorded)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
+        return self.model_dump(by_alias=True, exclude={"unit"} if self.unit is None else None)
 
 
 class _TaskHeader(BaseModel):
