@@ -301,3 +301,31 @@ def test_a_retry_that_comes_before_its_record_claims_the_delivery_and_is_counted
     # Then vinson's is sent again (the crash-after-send window) and uncle's is not
     assert report.summary() == {"Delivered": 1, "Duplicate": 1, "TakenOver": 1}
     assert [len(harness.received(token)) for token in (vinson, uncle)] == [2, 1]
+
+
+def test_two_jobs_with_one_msg_key_in_one_batch_serve_each_receiver_once(harness: DispatchHarness) -> None:
+    # Given the IM backend sending a MsgKey to vinson and mum, then (at once) to mum and dad, and the first
+    # job's claim refused by DynamoDB this time (throttled): the second claims the MsgKey
+    harness.upload_certificate()
+    tokens = harness.register(["vinson", "mum", "dad"])
+    harness.enqueue(quiet_group(["vinson", "mum"]), quiet_group(["mum", "dad"]))
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+    fail_on(
+        harness.app.dispatcher().deliveries.client,
+        "PutItem",
+        throttled,
+        when=lambda params: str(params["Item"]["sk"]["S"]) == "j#",
+    )
+
+    # When both jobs come in one batch, and the first comes back
+    batches = harness.drain()
+
+    # Then the job holding the MsgKey served mum (not left out as a duplicate of the refused one), and the
+    # first, back from the queue, only the receiver the second did not have
+    assert [batch.failed for batch in batches][1:] == [[]]
+    assert [len(harness.received(token)) for user in ("vinson", "mum", "dad") for token in tokens[user]] == [
+        1,
+        1,
+        1,
+    ]
+    assert harness.sandbox.state.duplicates() == {}

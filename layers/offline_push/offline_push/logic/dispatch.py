@@ -560,7 +560,9 @@ class Dispatcher:
                     if work.app == app:
                         work.failed = True
         items: list[_Item] = []
-        seen: set[DeliveryKey] = set()
+        # Per job digest when claimed per unit: two jobs with one MsgKey in a batch are not duplicates of each
+        # other (the job item decides which serves a receiver both have, see _claim_units).
+        seen: set[tuple[DeliveryKey, str | None]] = set()
         for work in works:
             registrations = found.get(work.app)
             if work.failed or work.no_push is not None or registrations is None:
@@ -573,10 +575,11 @@ class Dispatcher:
             # The same delivery twice in one batch (a job sent twice at once): the first one goes.
             kept = []
             for item in items[before:]:
-                if item.key in seen:
+                marker = (item.key, work.job_digest)
+                if marker in seen:
                     report.count("Duplicate")
                     continue
-                seen.add(item.key)
+                seen.add(marker)
                 kept.append(item)
             items[before:] = kept
             report.count("NotDelivered", DispatchReason.NO_DEVICE_REGISTERED.value, len(work.no_device))
