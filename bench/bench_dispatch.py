@@ -17,9 +17,13 @@ Configurations (a group job of ``--receivers`` receivers, one device each):
 
 - ``all``: every outcome recorded per receiver (the deliveries index written for each notification) and the
   badge counted per receiver (the default);
-- ``failures``: only failures and retries listed per receiver (DELIVERY_RECORDS=failures);
+- ``failures``: only failures and retries listed per receiver (DELIVERY_RECORDS=failures): the deliveries
+  are claimed per unit of work (the job, with its receivers' digests, and each chunk of 500), the badge
+  counter still written per receiver;
 - ``failures, no counter``: failures only, and a message that writes no badge counter (the job gives the
-  badges, ``Badges``, or leaves them alone, BadgeMode 1);
+  badges, ``Badges``, or leaves them alone, BadgeMode 1): nothing written per delivered notification;
+- ``failures, no counter, 1% refused``: the same with APNs refusing 1% of the notifications for good
+  (400 BadExpirationDate): what each failure's record costs (batch writes, 25 per request);
 - ``1:1`` traffic: ``--one-to-one`` one-to-one jobs in batches of ten, processed as one pipeline per batch
   (the function) and, for comparison, one pipeline per message.
 """
@@ -417,12 +421,16 @@ def run(
     *,
     records: str,
     per_message: bool = False,
+    faults: list[dict[str, Any]] | None = None,
 ) -> Result:
     os.environ["DELIVERY_RECORDS"] = records
     if stack.dispatch.dispatcher.cache_info().currsize:
         run_in_warm_loop(stack.dispatch.dispatcher().apns.close())
     stack.dispatch.dispatcher.cache_clear()
     stack.sandbox.control.clear_notifications()
+    stack.sandbox.control.clear_faults()
+    if faults:
+        stack.sandbox.control.add_faults(faults)
     for start in range(0, len(jobs), 10):
         stack.sqs.send_message_batch(
             QueueUrl=stack.queue_url,
@@ -551,6 +559,22 @@ def main() -> None:
                 [group_job(users, "g-nocounter", counted=False)],
                 args.receivers,
                 records="failures",
+            ),
+            run(
+                stack,
+                "group, failures only, no counter, 1% refused",
+                [group_job(users, "g-refused", counted=False)],
+                args.receivers,
+                records="failures",
+                faults=[
+                    {
+                        "kind": "status",
+                        "status": 400,
+                        "reason": "BadExpirationDate",
+                        "count": args.receivers // 100,
+                        "skip": args.receivers // 2,
+                    }
+                ],
             ),
         ]
         singles = [

@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 from local.apns_sandbox import Fault, FaultKind
+from local.provision import Provisioned
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID, counting_calls
 from tests.support.dispatch import DispatchHarness
@@ -26,12 +27,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:No applicatio
 REMAINING_MS = 600_000
 
 
+@pytest.fixture(autouse=True, params=["all", "failures"])
+def records(request: pytest.FixtureRequest, aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Claims per notification (every outcome recorded) and per unit of work (failures only)."""
+    monkeypatch.setenv("DELIVERY_RECORDS", request.param)  # after the template's environment (aws)
+    return str(request.param)
+
+
 def group_job(users: list[str]) -> dict[str, object]:
     return job_dict(GROUP, To_Account=users, OfflinePushInfo={"ApnsInfo": {"BadgeMode": 1}})
 
 
 def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each(
-    harness: DispatchHarness,
+    harness: DispatchHarness, records: str
 ) -> None:
     # Given 5,000 group members with a device each
     harness.upload_certificate()
@@ -48,20 +56,34 @@ def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each
     assert (first.failed, calls) == ([], ["SendMessageBatch"])
     assert len(harness.received()) == 500
     chunks = harness.queued_bodies()
-    assert [chunk["OfflinePushTask"] for chunk in chunks] == [{"version": 1, "kind": "chunk"}] * 9
+    assert [(chunk["OfflinePushTask"]["version"], chunk["OfflinePushTask"]["kind"]) for chunk in chunks] == [
+        (1, "chunk")
+    ] * 9
     assert sorted(user for chunk in chunks for user in chunk["Job"]["To_Account"]) == users[500:]
     assert {json.dumps({k: v for k, v in chunk["Job"].items() if k != "To_Account"}) for chunk in chunks} == {
         json.dumps({k: v for k, v in group_job(users).items() if k != "To_Account"})
     }
 
     # When the chunk tasks are taken from the queue
-    batches = harness.drain(remaining_ms=REMAINING_MS)
+    dispatcher = harness.app.dispatcher()
+    tables = (dispatcher.deliveries.client, dispatcher.registrations.client)
+    with counting_calls(*tables) as dynamodb:
+        batches = harness.drain(remaining_ms=REMAINING_MS)
 
     # Then every device got the message exactly once
     assert [batch.failed for batch in batches] == [[]]
     received = Counter(notification["deviceToken"] for notification in harness.received())
     assert received == Counter(token for user in users for token in tokens[user])
     assert harness.sandbox.state.duplicates() == {}
+
+    # ... and the chunks' DynamoDB requests per 1,000 receivers: the registrations (100 per read), then one
+    # claim per notification (every outcome recorded), or one per unit of 500 and a marker per run (failures)
+    per_1000 = len(dynamodb) * 1000 / 4500
+    if records == "all":
+        assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 4500 + 1}
+    else:
+        assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 9 + 1}
+        assert per_1000 <= 15
 
 
 def test_10000_notifications_through_apns_faults_end_delivered_once_or_recorded(

@@ -14,8 +14,14 @@ Items (``pk``, ``sk`` strings; every item expires by TTL, ``expiresAt``, after `
   (``noDevice``, ``noPush``); written only when every outcome is recorded.
 - **message info** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = c#<chunk id>``: counts a message's chunk has
   beyond its deliveries (receivers without a device, a job-level no-push, an invalid job).
+- **unit of work** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = u#<chunk id>``, or the **job item** ``sk = j#``
+  (only failures recorded): the claim of a job's chunk (``run``, ``lease``, ``notifications``, ``orphans``),
+  one conditional write instead of one per notification; the job item names the job holding the MsgKey
+  (``job``: its digest) and its receivers (``receivers``: 8 bytes of SHA-256 each, 80 KB for 10,000), and is
+  the job's unit too when the job is not split. A delivery item of a unit (failed, retrying) carries ``unit``.
 - **run marker** ``pk = run#<run>``, ``sk = -``: the run finished recording its outcomes. A ``pending``
-  delivery of a finished run was delivered: no write per delivered notification.
+  delivery of a finished run was delivered, and so was every notification of a unit it owns that has no
+  delivery item: no write per delivered notification.
 
 The global secondary index ``ByUser`` (``user``, ``at``) lists a receiver's deliveries newest first; it is
 sparse: items without ``at`` (delivered notifications when only failures are recorded) are not in it.
@@ -41,6 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from offline_push.errors import StorageError
 from offline_push.models.delivery import (
     MESSAGE_SHARDS,
+    RECEIVER_DIGEST_BYTES,
     Claim,
     DeliveryKey,
     DeliveryState,
@@ -48,8 +55,12 @@ from offline_push.models.delivery import (
     OutcomeUpdate,
     ReceiverRecord,
     StoredDelivery,
+    StoredUnit,
     TakeOver,
+    UnitClaim,
+    UnitTakeOver,
     message_shard,
+    receiver_digest,
     token_digest,
 )
 
@@ -77,6 +88,7 @@ class Claimed:
 
 CLAIMED: Final = Claimed()
 ClaimResult = Claimed | StoredDelivery | StorageError
+UnitClaimResult = Claimed | StoredUnit | StorageError
 
 
 def delivery_pk(sdk_app_id: int, msg_key: str, user_id: str) -> str:
@@ -92,6 +104,10 @@ def delivery_item_key(key: DeliveryKey) -> dict[str, Any]:
 
 def receiver_item_key(sdk_app_id: int, msg_key: str, user_id: str) -> dict[str, Any]:
     return {"pk": {"S": delivery_pk(sdk_app_id, msg_key, user_id)}, "sk": {"S": f"u#{user_id}"}}
+
+
+def unit_key(sdk_app_id: int, msg_key: str, unit: str) -> dict[str, Any]:
+    return {"pk": {"S": f"i#{sdk_app_id}#{msg_key}"}, "sk": {"S": unit}}
 
 
 def marker_key(run: str) -> dict[str, Any]:
@@ -144,6 +160,31 @@ def stored_from_item(item: Mapping[str, Any]) -> StoredDelivery:
         registration_removed=bool(item.get("registrationRemoved", {}).get("BOOL", False)),
         retry_at=number("retryAt"),
         at=number("at") or number("claimedAt") or 0,
+        unit=text("unit"),
+    )
+
+
+def stored_unit_from_item(item: Mapping[str, Any]) -> StoredUnit:
+    """A unit or job item (low-level attribute values) -> :class:`StoredUnit`."""
+
+    def number(name: str) -> int:
+        value = item.get(name)
+        return int(value["N"]) if value is not None and "N" in value else 0
+
+    blob = bytes(item.get("receivers", {}).get("B", b""))
+    size = RECEIVER_DIGEST_BYTES
+    run = item.get("run", {}).get("S")
+    return StoredUnit(
+        sdk_app_id=number("sdkAppId"),
+        msg_key=str(item.get("msgKey", {}).get("S", "")),
+        unit=str(item["sk"]["S"]),
+        run=str(run) if run is not None else None,
+        lease=number("lease"),
+        notifications=number("notifications"),
+        orphans=bool(item.get("orphans", {}).get("BOOL", False)),
+        job=item.get("job", {}).get("S"),
+        receivers=frozenset(blob[start : start + size] for start in range(0, len(blob), size)),
+        at=number("at"),
     )
 
 
@@ -214,6 +255,8 @@ class DeliveryStore:
             item["badge"] = _n(delivery.badge)
         if claim.indexed:
             item["at"] = _n(claim.now_ms)
+        if claim.unit is not None:
+            item["unit"] = _s(claim.unit)
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -317,6 +360,183 @@ class DeliveryStore:
         except BotoCoreError:
             return StorageError("a delivery could not be taken over")
         return CLAIMED
+
+    # --- units of work (only failures recorded) ---------------------------------------------------------
+
+    def claim_units(self, claims: Sequence[UnitClaim]) -> list[UnitClaimResult]:
+        """Claim each unit (or job) unless it exists; an existing one is returned as it is stored."""
+        return self._map(self._claim_unit_one, claims)
+
+    def _claim_unit_one(self, claim: UnitClaim) -> UnitClaimResult:
+        item: dict[str, Any] = {
+            **unit_key(claim.sdk_app_id, claim.msg_key, claim.unit),
+            "sdkAppId": _n(claim.sdk_app_id),
+            "msgKey": _s(claim.msg_key),
+            "at": _n(claim.now_ms),
+            "expiresAt": self._expires_at(claim.now_ms),
+        }
+        if claim.run is not None:
+            item.update(
+                {"run": _s(claim.run), "lease": _n(claim.lease), "notifications": _n(claim.notifications)}
+            )
+        if claim.job is not None:
+            item["job"] = _s(claim.job)
+            item["receivers"] = {"B": b"".join(receiver_digest(user) for user in claim.receivers)}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                return stored_unit_from_item(old) if old else StorageError("a unit's claim was refused")
+            return StorageError("a unit of work could not be claimed")
+        except BotoCoreError:
+            return StorageError("a unit of work could not be claimed")
+        return CLAIMED
+
+    def take_over_units(self, takeovers: Sequence[UnitTakeOver]) -> list[UnitClaimResult]:
+        """Take units over (see :class:`UnitTakeOver`); the current item when the condition fails."""
+        return self._map(self._take_over_unit_one, takeovers)
+
+    def _take_over_unit_one(self, takeover: UnitTakeOver) -> UnitClaimResult:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=unit_key(takeover.sdk_app_id, takeover.msg_key, takeover.unit),
+                UpdateExpression="SET #run = :run, #lease = :lease, #notifications = :notifications, "
+                "#updatedAt = :now REMOVE #orphans",
+                ConditionExpression="#run = :seen AND (#lease < :nowSeconds OR #orphans = :true)",
+                ExpressionAttributeNames={
+                    "#run": "run",
+                    "#lease": "lease",
+                    "#notifications": "notifications",
+                    "#updatedAt": "updatedAt",
+                    "#orphans": "orphans",
+                },
+                ExpressionAttributeValues={
+                    ":run": _s(takeover.run),
+                    ":lease": _n(takeover.lease),
+                    ":notifications": _n(takeover.notifications),
+                    ":now": _n(takeover.now_ms),
+                    ":seen": _s(takeover.seen_run),
+                    ":nowSeconds": _n(takeover.now_ms // 1000),
+                    ":true": {"BOOL": True},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                return stored_unit_from_item(old) if old else StorageError("a unit's take-over was refused")
+            return StorageError("a unit of work could not be taken over")
+        except BotoCoreError:
+            return StorageError("a unit of work could not be taken over")
+        return CLAIMED
+
+    def mark_orphans(self, sdk_app_id: int, msg_key: str, unit: str, run: str) -> None:
+        """The unit left retries its run could not queue: the job's redelivery takes them over."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=unit_key(sdk_app_id, msg_key, unit),
+                UpdateExpression="SET #orphans = :true",
+                ConditionExpression="#run = :run",
+                ExpressionAttributeNames={"#orphans": "orphans", "#run": "run"},
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":run": _s(run)},
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return  # another run took the unit over
+            raise StorageError("a unit's orphaned retries could not be marked") from exc
+        except BotoCoreError as exc:
+            raise StorageError("a unit's orphaned retries could not be marked") from exc
+
+    def deliveries_of(self, keys: Sequence[DeliveryKey]) -> dict[DeliveryKey, StoredDelivery]:
+        """The delivery items that exist among ``keys`` (strongly consistent reads, 100 per request)."""
+        by_key = {
+            (item_key["pk"]["S"], item_key["sk"]["S"]): key
+            for key in keys
+            for item_key in (delivery_item_key(key),)
+        }
+        wanted = [delivery_item_key(key) for key in dict.fromkeys(keys)]
+        found: dict[DeliveryKey, StoredDelivery] = {}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            for item in self._batch_get(wanted[start : start + BATCH_GET_LIMIT], consistent=True):
+                key = by_key.get((str(item["pk"]["S"]), str(item["sk"]["S"])))
+                if key is not None:
+                    found[key] = stored_from_item(item)
+        return found
+
+    def _whole_record(self, update: OutcomeUpdate) -> dict[str, Any]:
+        """A delivery item written whole by the owner of its unit (an outcome that is not delivered)."""
+        delivery = update.delivery
+        key = delivery.key
+        item: dict[str, Any] = {
+            **delivery_item_key(key),
+            "sdkAppId": _n(key.sdk_app_id),
+            "msgKey": _s(key.msg_key),
+            "userId": _s(key.user_id),
+            "user": _s(user_partition(key.sdk_app_id, key.user_id)),
+            "device": _s(key.device),
+            "businessId": _n(delivery.business_id),
+            "environment": _s(delivery.environment.value),
+            "apnsId": _s(key.apns_id),
+            "state": _s(update.state.value),
+            "reason": _s(update.reason),
+            "run": _s(update.run),
+            "lease": _n(update.lease if update.lease is not None else update.now_ms // 1000),
+            "attempt": _n(delivery.attempt),
+            "claimedAt": _n(update.now_ms),
+            "updatedAt": _n(update.now_ms),
+            "at": _n(update.now_ms),
+            "expiresAt": self._expires_at(update.now_ms),
+        }
+        if update.unit is not None:
+            item["unit"] = _s(update.unit)
+        if delivery.badge is not None:
+            item["badge"] = _n(delivery.badge)
+        if update.status is not None:
+            item["status"] = _n(update.status)
+        if update.cause:
+            item["cause"] = _s(update.cause)
+        if update.retry_at_ms is not None:
+            item["retryAt"] = _n(update.retry_at_ms)
+        if update.registration_removed:
+            item["registrationRemoved"] = {"BOOL": True}
+        return item
+
+    def put_unit_outcomes(self, updates: Sequence[OutcomeUpdate]) -> None:
+        """Final failures of deliveries claimed per unit: 25 per request, no condition (the unit's owner is
+        their only writer)."""
+        self._batch_write(self._whole_record(update) for update in updates)
+
+    def put_unit_retries(self, updates: Sequence[OutcomeUpdate]) -> list[bool]:
+        """Retries of deliveries claimed per unit, written after their retry task was queued: unless that
+        task's run claimed the delivery first. False where the write failed."""
+        return self._map(self._put_unit_retry, updates)
+
+    def _put_unit_retry(self, update: OutcomeUpdate) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=self._whole_record(update),
+                ConditionExpression="attribute_not_exists(pk) OR #run = :run",
+                ExpressionAttributeNames={"#run": "run"},
+                ExpressionAttributeValues={":run": _s(update.run)},
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return True  # the retry task's run has it already
+            logger.warning("retry not recorded", extra={"code": _error_code(exc), "reason": update.reason})
+            return False
+        except BotoCoreError:
+            logger.warning("retry not recorded", extra={"reason": update.reason})
+            return False
+        return True
 
     # --- outcomes ------------------------------------------------------------------------------------------
 
@@ -537,9 +757,19 @@ class DeliveryStore:
                 found.append(stored_from_item(item))
         return found
 
+    def message_units(self, sdk_app_id: int, msg_key: str) -> list[StoredUnit]:
+        """The message's units of work that have a run (deliveries claimed per unit)."""
+        return [
+            stored_unit_from_item(item)
+            for item in self._query_all(f"i#{sdk_app_id}#{msg_key}")
+            if str(item["sk"]["S"]).startswith(("u#", "j#")) and "run" in item
+        ]
+
     def message_infos(self, sdk_app_id: int, msg_key: str) -> list[dict[str, Any]]:
         infos = []
         for item in self._query_all(f"i#{sdk_app_id}#{msg_key}"):
+            if not str(item["sk"]["S"]).startswith("c#"):
+                continue
             info: dict[str, Any] = {}
             for name, value in item.items():
                 if "N" in value:

@@ -7,7 +7,9 @@
 
 A stored delivery's state is resolved for display: ``pending`` is *delivered* once its run's completion
 marker exists (no write is spent per delivered notification), *sending* while its run's lease lasts, and
-*interrupted* after that (its run died; the job's next processing takes it over).
+*interrupted* after that (its run died; the job's next processing takes it over). With only failures
+recorded, a delivered notification has no item at all: its unit of work counts it (``notifications``), and
+it resolves the same way through the unit's run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from offline_push.models.delivery import (
     DispatchReason,
     Outcome,
     StoredDelivery,
+    StoredUnit,
 )
 from offline_push.models.registration import UserRegistrations, iso_millis, token_hint
 
@@ -37,6 +40,8 @@ class DeliveryReader(Protocol):
     def message_deliveries(self, sdk_app_id: int, msg_key: str) -> list[StoredDelivery]: ...
 
     def message_infos(self, sdk_app_id: int, msg_key: str) -> list[dict[str, Any]]: ...
+
+    def message_units(self, sdk_app_id: int, msg_key: str) -> list[StoredUnit]: ...
 
     def completed_runs(self, runs: Iterable[str]) -> set[str]: ...
 
@@ -160,16 +165,28 @@ class DeliveryReports:
         """Counts per outcome and reason for one message; :class:`MessageNotFound` if nothing is recorded."""
         stored = self.deliveries.message_deliveries(sdk_app_id, msg_key)
         infos = self.deliveries.message_infos(sdk_app_id, msg_key)
-        if not stored and not infos:
+        units = self.deliveries.message_units(sdk_app_id, msg_key)
+        if not stored and not infos and not units:
             raise MessageNotFound(
                 f"no record of message {msg_key!r} in app {sdk_app_id} (records expire after a few days)"
             )
         notifications = [item for item in stored if item.apns_id]
         completed = self.deliveries.completed_runs(
-            item.run for item in notifications if item.state is DeliveryState.PENDING
+            [item.run for item in notifications if item.state is DeliveryState.PENDING]
+            + [unit.run for unit in units if unit.run]
         )
         now = self._clock()
         outcomes: Counter[str] = Counter()
+        # Notifications of a unit without an item of their own (delivered, or still being sent).
+        recorded = Counter(item.unit for item in notifications if item.unit)
+        unrecorded = 0
+        for unit in units:
+            count = max(unit.notifications - recorded[unit.unit], 0)
+            as_pending = StoredDelivery(
+                sdk_app_id, msg_key, "", DeliveryState.PENDING, run=unit.run or "", lease=unit.lease
+            )
+            outcomes[resolve(as_pending, completed, now).value] += count
+            unrecorded += count
         failures: Counter[str] = Counter()
         retrying: Counter[str] = Counter()
         for item in notifications:
@@ -182,7 +199,7 @@ class DeliveryReports:
         summary: dict[str, Any] = {
             "sdkAppId": sdk_app_id,
             "msgKey": msg_key,
-            "notifications": len(notifications),
+            "notifications": len(notifications) + unrecorded,
             "outcomes": {outcome.value: outcomes[outcome.value] for outcome in _NOTIFICATION_OUTCOMES},
             "failures": dict(sorted(failures.items())),
             "retrying": dict(sorted(retrying.items())),

@@ -13,9 +13,12 @@ whole so that ten one-to-one jobs cost one registration read instead of ten:
    message without description...) is recorded with its reason and goes no further.
 4. **Registrations** of every receiver, 100 per read; a receiver without a device is counted (and recorded
    per receiver when every outcome is recorded).
-5. **Claim** each delivery (sdkAppId, MsgKey, receiver, token) with a conditional write before sending. A
-   delivery already claimed is skipped when it is finished or another run holds it, and taken over when its
-   run died (lease expired, no completion marker): see "Guarantees" below.
+5. **Claim** before sending, with conditional writes. When every outcome is recorded (``record_all``), each
+   delivery (sdkAppId, MsgKey, receiver, token) is claimed on its own. When only failures are, each *unit of
+   work* is: a job not split, or one chunk of a split job (one write per 500 receivers), the job itself
+   first keeping its receivers' digests; a retry task still claims (takes over) each of its deliveries. A
+   delivery or unit already claimed is skipped when it is finished or another run holds it, and taken over
+   when its run died (lease expired, no completion marker): see "Guarantees" below.
 6. **Badge**: the receiver's counter is incremented once per (message, receiver) the run claimed, and the
    new value sent; a job may give the badge itself (``Badges``), and a retry carries the one computed first.
 7. **Send**: one APNs client per (certificate, environment), all batches concurrently; the certificate of
@@ -33,6 +36,19 @@ back (SQS visibility timeout, longer than the lease) and the next run takes the 
 sending and before the completion marker makes the next run send those notifications again, with the same
 ``apns-id`` and ``apns-collapse-id``: the device replaces the first with the second instead of showing two;
 that window (milliseconds, per run) is the only way APNs can see a notification twice.
+
+Per unit (only failures recorded), the same holds with the unit in place of each delivery: its claim is the
+only conditional write before sending, and nothing is written for a notification delivered (its run's
+completion marker says so). A notification not delivered gets its own item, written whole by the unit's
+owner (the only writer while its lease lasts): final failures batched (25 per request), retries one by one
+*after* their retry task is queued, unless that task's run claimed the delivery first (a retry that finds no
+item claims it with a conditional put). A unit taken over (its run died) is sent again except for the
+deliveries that have an item, which go by it (failed: skipped; retrying: taken over as a per-notification
+claim, or left to their task while it holds them). A run that could not queue a retry marks the unit
+(``orphans``) and leaves the job's message on the queue: its redelivery takes just those retries over. The
+job item holds the MsgKey for one job (its digest: the body and the chunk size): another job with the same
+MsgKey (the IM backend resending it to more receivers) serves only receivers the first did not have, with
+per-notification claims.
 """
 
 from __future__ import annotations
@@ -60,7 +76,7 @@ from offline_push.apns import (
     Retryable,
     run_in_warm_loop,
 )
-from offline_push.dal.delivery_store import Claimed, ClaimResult
+from offline_push.dal.delivery_store import Claimed, ClaimResult, UnitClaimResult
 from offline_push.dal.push_queue import MAX_DELAY_SECONDS, OutgoingTask
 from offline_push.errors import (
     CertificateNotFound,
@@ -74,6 +90,7 @@ from offline_push.logic.formatter import NoPush, PreparedPush, prepare
 from offline_push.models.app import PlaceholderLanguage, UserAuthKey
 from offline_push.models.credential import ApnsCredential, ApnsEnvironment
 from offline_push.models.delivery import (
+    MAX_UNIT_JOB_RECEIVERS,
     Claim,
     Delivery,
     DeliveryKey,
@@ -83,7 +100,11 @@ from offline_push.models.delivery import (
     OutcomeUpdate,
     ReceiverRecord,
     StoredDelivery,
+    StoredUnit,
     TakeOver,
+    UnitClaim,
+    UnitTakeOver,
+    receiver_digest,
 )
 from offline_push.models.job import Language
 from offline_push.models.notification import ApnsRequest
@@ -95,11 +116,15 @@ from offline_push.models.task import (
     WorkKind,
     chunk_task,
     encoded_size,
+    job_digest,
     parse_queue_message,
     retry_task,
 )
 
 logger = Logger(child=True)
+
+# What DeliveryStore.take_over answers for a retry whose delivery has no item (see _claim).
+_RECORD_MISSING = "RecordExpired"
 
 _NO_DEVICE_CAUSE = (
     "the receiver has no registered device: the app never called setAPNS after login, or the user logged "
@@ -159,6 +184,18 @@ class DeliveryLedger(Protocol):
     def complete_run(self, run: str, now_ms: int) -> None: ...
 
     def completed_runs(self, runs: Iterable[str]) -> set[str]: ...
+
+    def claim_units(self, claims: Sequence[UnitClaim]) -> list[UnitClaimResult]: ...
+
+    def take_over_units(self, takeovers: Sequence[UnitTakeOver]) -> list[UnitClaimResult]: ...
+
+    def mark_orphans(self, sdk_app_id: int, msg_key: str, unit: str, run: str) -> None: ...
+
+    def deliveries_of(self, keys: Sequence[DeliveryKey]) -> dict[DeliveryKey, StoredDelivery]: ...
+
+    def put_unit_outcomes(self, updates: Sequence[OutcomeUpdate]) -> None: ...
+
+    def put_unit_retries(self, updates: Sequence[OutcomeUpdate]) -> list[bool]: ...
 
 
 class TaskQueue(Protocol):
@@ -235,6 +272,9 @@ class _Work:
     no_push: NoPush | None = None
     failed: bool = False
     no_device: list[str] = field(default_factory=list)
+    job_digest: str | None = None  # set: this work's deliveries are claimed per unit (see _claim)
+    unit: str | None = None  # the unit's key: "j#" (a job not split) or "u#<chunk id>"
+    job_receivers: tuple[str, ...] = ()  # "j#": every receiver of the job, kept in its job item
 
     @property
     def app(self) -> int:
@@ -257,12 +297,14 @@ class _Item:
     work: _Work
     delivery: Delivery
     retry_of: str | None = None  # a retry task's generating run
+    retry_unit: str | None = None  # a retry of a delivery claimed per unit: that unit
     gone: bool = False  # a retry whose device is no longer registered
     registered_badge: int = 0
     credential: ApnsCredential | None = None
     request: ApnsRequest | None = None
     outcome: DeliveryOutcome | None = None
     final: OutcomeUpdate | None = None  # decided without APNs (credential problem, device gone)
+    unit: str | None = None  # owned through its unit's claim (no item of its own until it fails)
 
     @property
     def key(self) -> DeliveryKey:
@@ -316,7 +358,7 @@ class Dispatcher:
         clock = _StageClock(report)
         works = [work for record in records if (work := self._parse(record, report)) is not None]
         self._prepare(works, report)
-        self._fan_out(works, report)
+        self._fan_out(works, report, run)
         clock.lap("parse")
         items = self._collect(works, report)
         clock.lap("registrations")
@@ -370,6 +412,10 @@ class Dispatcher:
             work.receivers = list(dict.fromkeys(item.user_id for item in queued.retries))
         else:
             work.receivers = list(dict.fromkeys(queued.job.to_account))
+        if queued.kind is WorkKind.CHUNK and queued.job_digest is not None:
+            # Its job was claimed per unit: so is the chunk, whatever this deployment records.
+            work.job_digest = queued.job_digest
+            work.unit = f"u#{work.chunk_id}"
         return work
 
     def _note_invalid(self, body: str, reason: str) -> None:
@@ -395,18 +441,27 @@ class Dispatcher:
 
     # --- 2. fan out ------------------------------------------------------------------------------------
 
-    def _fan_out(self, works: list[_Work], report: BatchReport) -> None:
+    def _fan_out(self, works: list[_Work], report: BatchReport, run: str) -> None:
         size = self.policy.chunk_size
         for work in works:
-            if (
-                work.queued.kind is not WorkKind.JOB
-                or work.no_push is not None
-                or len(work.receivers) <= size
-            ):
+            if work.queued.kind is not WorkKind.JOB or work.no_push is not None or work.failed:
+                continue
+            per_unit = not self.policy.record_all and len(work.receivers) <= MAX_UNIT_JOB_RECEIVERS
+            if per_unit:
+                work.job_digest = job_digest(work.queued.raw_job, size)
+                work.unit = "j#"
+                work.job_receivers = tuple(work.receivers)
+            if len(work.receivers) <= size:
+                continue
+            if per_unit and not self._claim_job(work, run, report):
                 continue
             rest = work.receivers[size:]
             work.receivers = work.receivers[:size]
-            bodies = self._chunk_bodies(work.queued.raw_job, rest, size)
+            if not rest:
+                continue
+            if work.job_digest is not None:
+                work.unit = f"u#{work.chunk_id}"
+            bodies = self._chunk_bodies(work.queued.raw_job, rest, size, work.job_digest)
             accepted = self.queue.send([OutgoingTask(body) for body in bodies])
             if not all(accepted):
                 # The job comes back whole; claims make the chunks that did go out harmless duplicates.
@@ -419,13 +474,45 @@ class Dispatcher:
                 extra={"msgKey": work.msg_key, "receivers": len(rest) + size, "chunks": len(bodies) + 1},
             )
 
+    def _claim_job(self, work: _Work, run: str, report: BatchReport) -> bool:
+        """A job split into chunks claims its message key before any chunk task exists (the job item, with
+        every receiver); False when the work cannot go on now. Another job already holding the key leaves
+        this one the receivers it did not have, claimed per notification."""
+        claim = UnitClaim(
+            work.app,
+            work.msg_key,
+            "j#",
+            None,
+            0,
+            self._now_ms(),
+            job=work.job_digest,
+            receivers=work.job_receivers,
+        )
+        [result] = self.deliveries.claim_units([claim])
+        if isinstance(result, StorageError):
+            work.failed = True
+            return False
+        if isinstance(result, StoredUnit) and result.job != work.job_digest:
+            self._leave_to_other_job(work, result, report)
+        return True
+
     @staticmethod
-    def _chunk_bodies(raw_job: Mapping[str, object], receivers: list[str], size: int) -> list[str]:
+    def _leave_to_other_job(work: _Work, other: StoredUnit, report: BatchReport) -> None:
+        kept = [user for user in work.receivers if receiver_digest(user) not in other.receivers]
+        report.count("Duplicate", "", len(work.receivers) - len(kept))
+        work.receivers = kept
+        work.job_digest = work.unit = None
+        work.job_receivers = ()
+
+    @staticmethod
+    def _chunk_bodies(
+        raw_job: Mapping[str, object], receivers: list[str], size: int, job: str | None = None
+    ) -> list[str]:
         bodies: list[str] = []
         pending = [receivers[start : start + size] for start in range(0, len(receivers), size)]
         while pending:
             chunk = pending.pop(0)
-            body = chunk_task(raw_job, chunk)
+            body = chunk_task(raw_job, chunk, job=job)
             if encoded_size(body) > MAX_TASK_BYTES and len(chunk) > 1:
                 half = len(chunk) // 2
                 pending[:0] = [chunk[:half], chunk[half:]]
@@ -473,7 +560,9 @@ class Dispatcher:
                     if work.app == app:
                         work.failed = True
         items: list[_Item] = []
-        seen: set[DeliveryKey] = set()
+        # Per job digest when claimed per unit: two jobs with one MsgKey in a batch are not duplicates of each
+        # other (the job item decides which serves a receiver both have, see _claim_units).
+        seen: set[tuple[DeliveryKey, str | None]] = set()
         for work in works:
             registrations = found.get(work.app)
             if work.failed or work.no_push is not None or registrations is None:
@@ -486,10 +575,11 @@ class Dispatcher:
             # The same delivery twice in one batch (a job sent twice at once): the first one goes.
             kept = []
             for item in items[before:]:
-                if item.key in seen:
+                marker = (item.key, work.job_digest)
+                if marker in seen:
                     report.count("Duplicate")
                     continue
-                seen.add(item.key)
+                seen.add(marker)
                 kept.append(item)
             items[before:] = kept
             report.count("NotDelivered", DispatchReason.NO_DEVICE_REGISTERED.value, len(work.no_device))
@@ -544,6 +634,7 @@ class Dispatcher:
                     work,
                     delivery,
                     retry_of=work.queued.run,
+                    retry_unit=retry.unit,
                     gone=device is None,
                     registered_badge=found.badge if found is not None else 0,
                 )
@@ -554,20 +645,26 @@ class Dispatcher:
     def _claim(self, items: list[_Item], run: str, lease: int, report: BatchReport) -> list[_Item]:
         now_ms = self._now_ms()
         indexed = self.policy.record_all
-        fresh = [item for item in items if item.retry_of is None]
-        retries = [item for item in items if item.retry_of is not None]
+        per_unit: dict[_Work, list[_Item]] = defaultdict(list)
+        fresh: list[_Item] = []
+        retries: list[_Item] = []
+        for item in items:
+            if item.retry_of is not None:
+                retries.append(item)
+            elif item.work.job_digest is not None:
+                per_unit[item.work].append(item)
+            else:
+                fresh.append(item)
+        owned: list[_Item] = []
+        existing: list[tuple[_Item, StoredDelivery]] = []
+        if per_unit:
+            owned.extend(self._claim_units(per_unit, run, lease, report, fresh=fresh, existing=existing))
         results: list[tuple[_Item, ClaimResult]] = []
         if fresh:
             claims = [Claim(item.delivery, run, lease, now_ms, indexed) for item in fresh]
             results.extend(zip(fresh, self.deliveries.claim(claims), strict=True))
         if retries:
-            takeovers = [
-                TakeOver(item.delivery, run, lease, now_ms, indexed=True, retry_of=item.retry_of)
-                for item in retries
-            ]
-            results.extend(zip(retries, self.deliveries.take_over(takeovers), strict=True))
-        owned: list[_Item] = []
-        existing: list[tuple[_Item, StoredDelivery]] = []
+            results.extend(self._claim_retries(retries, run, lease, now_ms))
         for item, result in results:
             if isinstance(result, Claimed):
                 owned.append(item)
@@ -577,6 +674,183 @@ class Dispatcher:
                 item.work.failed = True  # could not claim: the message comes back
         if existing:
             owned.extend(self._reclaim(existing, run, lease, report))
+        return owned
+
+    def _claim_retries(
+        self, retries: list[_Item], run: str, lease: int, now_ms: int
+    ) -> list[tuple[_Item, ClaimResult]]:
+        takeovers = [
+            TakeOver(item.delivery, run, lease, now_ms, indexed=True, retry_of=item.retry_of)
+            for item in retries
+        ]
+        results: list[tuple[_Item, ClaimResult]] = []
+        unrecorded: list[_Item] = []
+        for item, result in zip(retries, self.deliveries.take_over(takeovers), strict=True):
+            if isinstance(result, StoredDelivery) and result.reason == _RECORD_MISSING:
+                unrecorded.append(item)
+            else:
+                results.append((item, result))
+        if unrecorded:
+            # A delivery claimed per unit whose retry came before its record was written (or a record
+            # expired): whoever claims the key first sends it; the unit's owner never overwrites a claim.
+            claims = [
+                Claim(item.delivery, run, lease, now_ms, indexed=True, unit=item.retry_unit)
+                for item in unrecorded
+            ]
+            results.extend(zip(unrecorded, self.deliveries.claim(claims), strict=True))
+        return results
+
+    def _claim_units(
+        self,
+        per_unit: Mapping[_Work, list[_Item]],
+        run: str,
+        lease: int,
+        report: BatchReport,
+        *,
+        fresh: list[_Item],
+        existing: list[tuple[_Item, StoredDelivery]],
+    ) -> list[_Item]:
+        """One conditional write per unit of work (only failures recorded); the deliveries of a unit claimed
+        before go the way of their unit: finished, held, or taken over."""
+        now_ms = self._now_ms()
+        works = list(per_unit)
+        claims = []
+        for work in works:
+            assert work.unit is not None  # set with job_digest
+            is_job = work.unit == "j#"
+            claims.append(
+                UnitClaim(
+                    work.app,
+                    work.msg_key,
+                    work.unit,
+                    run,
+                    lease,
+                    now_ms,
+                    notifications=len(per_unit[work]),
+                    job=work.job_digest if is_job else None,
+                    receivers=work.job_receivers if is_job else (),
+                )
+            )
+        owned: list[_Item] = []
+        claimed_before: list[tuple[_Work, StoredUnit]] = []
+        for work, result in zip(works, self.deliveries.claim_units(claims), strict=True):
+            members = per_unit[work]
+            if isinstance(result, Claimed):
+                for item in members:
+                    item.unit = work.unit
+                owned.extend(members)
+            elif isinstance(result, StoredUnit) and result.job not in (None, work.job_digest):
+                # Another job with this MsgKey holds it: the receivers it did not have, per notification.
+                for item in members:
+                    if receiver_digest(item.key.user_id) in result.receivers:
+                        report.count("Duplicate")
+                    else:
+                        fresh.append(item)
+            elif isinstance(result, StoredUnit) and result.run is not None:
+                claimed_before.append((work, result))
+            else:
+                work.failed = True
+        if claimed_before:
+            owned.extend(self._reclaim_units(claimed_before, per_unit, run, lease, report, existing=existing))
+        return owned
+
+    def _reclaim_units(
+        self,
+        claimed_before: list[tuple[_Work, StoredUnit]],
+        per_unit: Mapping[_Work, list[_Item]],
+        run: str,
+        lease: int,
+        report: BatchReport,
+        *,
+        existing: list[tuple[_Item, StoredDelivery]],
+    ) -> list[_Item]:
+        """Units claimed before: skip the finished and the held; take over the interrupted (and those whose
+        run left retries it could not queue), then each delivery goes by its own record if it has one
+        (failed, retrying: as per-notification claims), else by the unit's run (finished: delivered)."""
+        now = self._clock()
+        try:
+            completed = self.deliveries.completed_runs(unit.run or "" for _, unit in claimed_before)
+        except StorageError:
+            for work, _ in claimed_before:
+                work.failed = True
+            return []
+        takeovers: list[tuple[_Work, StoredUnit]] = []
+        for work, unit in claimed_before:
+            members = per_unit[work]
+            finished = unit.run in completed
+            if finished and not unit.orphans:
+                report.count("Duplicate", "", len(members))
+            elif not finished and unit.lease > now:
+                report.count("HeldByAnotherRun", "", len(members))
+            else:
+                takeovers.append((work, unit))
+        if not takeovers:
+            return []
+        now_ms = self._now_ms()
+        results = self.deliveries.take_over_units(
+            [
+                UnitTakeOver(
+                    work.app,
+                    work.msg_key,
+                    unit.unit,
+                    run,
+                    lease,
+                    now_ms,
+                    seen_run=unit.run or "",
+                    notifications=len(per_unit[work]),
+                )
+                for work, unit in takeovers
+            ]
+        )
+        taken: list[tuple[_Work, StoredUnit]] = []
+        for (work, unit), result in zip(takeovers, results, strict=True):
+            if isinstance(result, Claimed):
+                taken.append((work, unit))
+            elif isinstance(result, StoredUnit):
+                report.count("HeldByAnotherRun", "", len(per_unit[work]))  # another run took it first
+            else:
+                work.failed = True
+        if not taken:
+            return []
+        return self._resolve_taken(taken, per_unit, completed, report, existing)
+
+    def _resolve_taken(
+        self,
+        taken: list[tuple[_Work, StoredUnit]],
+        per_unit: Mapping[_Work, list[_Item]],
+        completed: set[str],
+        report: BatchReport,
+        existing: list[tuple[_Item, StoredDelivery]],
+    ) -> list[_Item]:
+        try:
+            records = self.deliveries.deliveries_of(
+                [item.key for work, _ in taken for item in per_unit[work]]
+            )
+        except StorageError:
+            for work, _ in taken:
+                work.failed = True  # back after this run's lease: taken over again
+            return []
+        owned: list[_Item] = []
+        for work, unit in taken:
+            finished = unit.run in completed
+            for item in per_unit[work]:
+                stored = records.get(item.key)
+                if stored is not None:
+                    existing.append((item, stored))
+                    continue
+                if finished:
+                    report.count("Duplicate")  # delivered by the run that finished
+                    continue
+                # Interrupted: sent again with the same apns-id and collapse id; the badge as it is now
+                # (the interrupted run counted the message right after claiming it).
+                delivery = item.delivery
+                delivery.attempt = 2
+                if delivery.counts_toward_badge and not delivery.badge_supplied:
+                    delivery.badge = item.registered_badge
+                    delivery.badge_supplied = True
+                item.unit = work.unit
+                report.count("TakenOver")
+                owned.append(item)
         return owned
 
     def _reclaim(
@@ -793,6 +1067,7 @@ class Dispatcher:
             lease=lease,
             retry_at_ms=retry_at_ms,
             registration_removed=removed,
+            unit=item.unit,
         )
 
     def _settle(self, owned: list[_Item], run: str, report: BatchReport) -> None:
@@ -827,11 +1102,45 @@ class Dispatcher:
                     retries[item.work].append((item, outcome))
         updates.extend(self._schedule_retries(retries, run, report))
         owned_updates = [dataclasses.replace(update, run=run) for update in updates]
-        if owned_updates:
-            written = self.deliveries.record(owned_updates)
-            unwritten = written.count(False)
-            if unwritten:
-                logger.error("outcomes not recorded", extra={"run": run, "count": unwritten})
+        claimed = [update for update in owned_updates if update.unit is None]
+        unit_failures = [
+            update
+            for update in owned_updates
+            if update.unit is not None and update.state is not DeliveryState.RETRYING
+        ]
+        unit_retries = [
+            update
+            for update in owned_updates
+            if update.unit is not None and update.state is DeliveryState.RETRYING
+        ]
+        unwritten = 0
+        if claimed:
+            unwritten += self.deliveries.record(claimed).count(False)
+        if unit_failures:
+            try:
+                self.deliveries.put_unit_outcomes(unit_failures)
+            except StorageError:
+                unwritten += len(unit_failures)
+        if unit_retries:
+            unwritten += self.deliveries.put_unit_retries(unit_retries).count(False)
+            self._mark_orphans(unit_retries, run)
+        if unwritten:
+            logger.error("outcomes not recorded", extra={"run": run, "count": unwritten})
+
+    def _mark_orphans(self, unit_retries: list[OutcomeUpdate], run: str) -> None:
+        """Retries of a unit that no task holds (the queue refused it): the unit says so, and the job's
+        message, left on the queue, takes them over when it comes back."""
+        orphaned = {
+            (update.delivery.key.sdk_app_id, update.delivery.key.msg_key, update.unit)
+            for update in unit_retries
+            if update.retry_at_ms is None and update.unit is not None
+        }
+        for app, msg_key, unit in sorted(orphaned):
+            assert unit is not None
+            try:
+                self.deliveries.mark_orphans(app, msg_key, unit, run)
+            except StorageError:
+                logger.error("orphaned retries not marked on their unit", extra={"run": run})
 
     def _failure(self, item: _Item, failed: Failed) -> OutcomeUpdate:
         delivery = item.delivery
@@ -945,6 +1254,7 @@ class Dispatcher:
                     badge=item.delivery.badge,
                     attempts=item.delivery.attempt,
                     reason=outcome.reason,
+                    unit=item.unit,
                 )
                 for item, outcome in part
             ]

@@ -33,6 +33,9 @@ APNS_ID_NAMESPACE: Final = uuid.UUID("5b0f2f1c-9a4e-5d7c-8e21-6f1d0c4b9a37")
 # A message's deliveries are spread over this many partitions (by receiver), so a large group's claims are
 # not all written to one DynamoDB partition key (1,000 WRU/s each). Changing it hides older records.
 MESSAGE_SHARDS: Final = 16
+RECEIVER_DIGEST_BYTES: Final = 8
+# The job item keeps every receiver's digest; DynamoDB items hold 400 KB: larger jobs claim per notification.
+MAX_UNIT_JOB_RECEIVERS: Final = 40_000
 
 
 class DeliveryState(StrEnum):
@@ -71,6 +74,11 @@ class DispatchReason(StrEnum):
 
 def message_shard(user_id: str) -> int:
     return hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).digest()[0] % MESSAGE_SHARDS
+
+
+def receiver_digest(user_id: str) -> bytes:
+    """8 bytes of a receiver's id: a job's receivers are kept as these (a 10,000-receiver job in 80 KB)."""
+    return hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).digest()[:RECEIVER_DIGEST_BYTES]
 
 
 def token_digest(token: str) -> str:
@@ -135,10 +143,64 @@ class StoredDelivery:
     registration_removed: bool = False
     retry_at: int | None = None  # epoch ms
     at: int = 0  # epoch ms: first claimed (or recorded)
+    unit: str | None = None  # the unit of work that sent it, when claimed per unit (failures recorded only)
 
     @property
     def terminal(self) -> bool:
         return self.state not in (DeliveryState.PENDING, DeliveryState.RETRYING)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUnit:
+    """A unit of work's claim (or a job's), as stored.
+
+    With only failures recorded, the dispatcher claims a *unit* (a job's chunk of receivers) with one
+    conditional write instead of one per notification: ``run`` owns every notification of the unit until
+    ``lease``; they are delivered once the run's completion marker exists, unless a per-notification record
+    (failed, retrying) says otherwise. The job item (``unit`` ``j#``) names the job that owns the message
+    key (``job``, its digest) and its receivers (digests), so that a different job with the same MsgKey
+    serves only receivers the first did not have."""
+
+    sdk_app_id: int
+    msg_key: str
+    unit: str  # the item's sort key: "j#" (the job, also its only unit when not split) or "u#<chunk id>"
+    run: str | None = None  # None: a job item that is not a unit (the job was split into chunks)
+    lease: int = 0
+    notifications: int = 0
+    orphans: bool = False  # retries its run could not queue: the job's redelivery takes them over
+    job: str | None = None
+    receivers: frozenset[bytes] = frozenset()
+    at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnitClaim:
+    """Claim a unit (conditional put); ``job``/``receivers`` make it the message's job item too."""
+
+    sdk_app_id: int
+    msg_key: str
+    unit: str
+    run: str | None
+    lease: int
+    now_ms: int
+    notifications: int = 0
+    job: str | None = None
+    receivers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTakeOver:
+    """Take a unit over from ``seen_run``: its lease expired without a completion marker, or it left
+    retries it could not queue (``orphans``)."""
+
+    sdk_app_id: int
+    msg_key: str
+    unit: str
+    run: str
+    lease: int
+    now_ms: int
+    seen_run: str
+    notifications: int
 
 
 # --- what the dispatcher writes --------------------------------------------------------------------------
@@ -153,6 +215,7 @@ class Claim:
     lease: int  # epoch seconds
     now_ms: int
     indexed: bool  # listed in the receiver's deliveries from now on (every outcome recorded)
+    unit: str | None = None  # a retry of a delivery claimed per unit: that unit (it counts the record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +246,7 @@ class OutcomeUpdate:
     lease: int | None = None  # retrying: the retry task owns it until then
     retry_at_ms: int | None = None
     registration_removed: bool = False
+    unit: str | None = None  # the delivery was claimed per unit: its record is written whole, unconditionally
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ being misread::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,9 +57,10 @@ class RetryItem(BaseModel):
     badge: int | None = Field(default=None, ge=0)
     attempts: int = Field(ge=1)  # task-level attempts made so far
     reason: str = ""
+    unit: str | None = None  # the unit of work that claimed it (only failures recorded)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
+        return self.model_dump(by_alias=True, exclude={"unit"} if self.unit is None else None)
 
 
 class _TaskHeader(BaseModel):
@@ -67,6 +69,7 @@ class _TaskHeader(BaseModel):
     version: int
     kind: str
     run: str | None = None
+    job: str | None = None  # chunk: the digest of the job it was cut from, when that job claimed per unit
 
 
 class _RetryTask(BaseModel):
@@ -84,6 +87,7 @@ class QueuedWork:
     raw_job: dict[str, Any]  # the job as decoded JSON, to cut chunks and retries from
     run: str | None = None  # retry: the run that scheduled it
     retries: tuple[RetryItem, ...] = field(default=())
+    job_digest: str | None = None  # chunk: its job's digest when the job claimed per unit (see dispatch)
 
 
 def parse_queue_message(body: str) -> QueuedWork:
@@ -113,7 +117,7 @@ def parse_queue_message(body: str) -> QueuedWork:
         raise InvalidPushJob("invalid task: Job must be an object")
     job = parse_push_job(raw_job)
     if header.kind == WorkKind.CHUNK:
-        return QueuedWork(WorkKind.CHUNK, job, raw_job)
+        return QueuedWork(WorkKind.CHUNK, job, raw_job, job_digest=header.job)
     if header.kind == WorkKind.RETRY:
         if not header.run:
             raise InvalidPushJob("invalid retry task: the header names no run")
@@ -142,9 +146,18 @@ def _job_for(raw_job: Mapping[str, Any], receivers: Sequence[str]) -> dict[str, 
     return job
 
 
-def chunk_task(raw_job: Mapping[str, Any], receivers: Sequence[str]) -> str:
-    """A chunk task: the job for ``receivers`` only."""
-    header = {"version": TASK_VERSION, "kind": WorkKind.CHUNK.value}
+def job_digest(raw_job: Mapping[str, Any], chunk_size: int) -> str:
+    """What identifies a job and the way it is cut into chunks: the same body (an SQS duplicate, or the IM
+    backend resending it as it was) gives the same digest, and so the same units of work."""
+    canonical = json.dumps(raw_job, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{chunk_size}\x00{canonical}".encode()).hexdigest()[:32]
+
+
+def chunk_task(raw_job: Mapping[str, Any], receivers: Sequence[str], *, job: str | None = None) -> str:
+    """A chunk task: the job for ``receivers`` only; ``job``: the digest of the job claimed per unit."""
+    header: dict[str, Any] = {"version": TASK_VERSION, "kind": WorkKind.CHUNK.value}
+    if job is not None:
+        header["job"] = job
     return str(_dumps({TASK_FIELD: header, "Job": _job_for(raw_job, receivers)}))
 
 
