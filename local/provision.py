@@ -29,6 +29,8 @@ class Provisioned:
     environment: dict[str, str] = field(default_factory=dict)
     # What ``!Ref`` gives for template parameters (their defaults) and pseudo parameters (AWS::Region ...).
     parameters: dict[str, str] = field(default_factory=dict)
+    # The template's Conditions, evaluated with those parameters.
+    conditions: dict[str, bool] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> str:
         if isinstance(value, str):
@@ -43,7 +45,27 @@ class Provisioned:
             return self.attributes[(logical_id, attribute)]
         if isinstance(value, dict) and "Fn::Sub" in value:
             return self._substitute(value["Fn::Sub"])
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if self.conditions[condition] else when_false)
         raise ValueError(f"cannot resolve {value!r} locally")
+
+    def evaluate(self, condition: Any) -> bool:
+        """A condition of the template's ``Conditions`` (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``,
+        ``Condition``), as CloudFormation evaluates it."""
+        if isinstance(condition, dict) and "Fn::Equals" in condition:
+            left, right = condition["Fn::Equals"]
+            return self.resolve(left) == self.resolve(right)
+        if isinstance(condition, dict) and "Fn::Not" in condition:
+            [inner] = condition["Fn::Not"]
+            return not self.evaluate(inner)
+        if isinstance(condition, dict) and "Fn::And" in condition:
+            return all(self.evaluate(inner) for inner in condition["Fn::And"])
+        if isinstance(condition, dict) and "Fn::Or" in condition:
+            return any(self.evaluate(inner) for inner in condition["Fn::Or"])
+        if isinstance(condition, dict) and "Condition" in condition:
+            return self.conditions[condition["Condition"]]
+        raise ValueError(f"cannot evaluate condition {condition!r} locally")
 
     def _substitute(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else argument
@@ -60,6 +82,10 @@ class Provisioned:
         # ${!Literal} is CloudFormation's escape for a literal ${Literal}.
         resolved = re.sub(r"\$\{(?!!)([^}]+)\}", replace, str(text))
         return resolved.replace("${!", "${")
+
+
+# Parameters the local stack sets as `sam deploy --parameter-overrides` would: no X-Ray daemon runs here.
+LOCAL_PARAMETERS = {"Tracing": "PassThrough"}
 
 
 def pseudo_parameters(region: str, stack_name: str) -> dict[str, str]:
@@ -94,6 +120,12 @@ def provision(
     for name, parameter in document.get("Parameters", {}).items():
         if "Default" in parameter:
             done.parameters[name] = str(parameter["Default"])
+        if name in LOCAL_PARAMETERS:
+            done.parameters[name] = LOCAL_PARAMETERS[name]
+    for name, condition in document.get(
+        "Conditions", {}
+    ).items():  # in order: a condition may name an earlier one
+        done.conditions[name] = done.evaluate(condition)
     # Keys first (buckets encrypt with them), dead-letter queues before the queues that name them.
     _create_keys(session.client("kms", endpoint_url=endpoint_url), resources, done)
     _create_tables(session.client("dynamodb", endpoint_url=endpoint_url), document, done)
@@ -184,8 +216,5 @@ def function_environment(document: dict[str, Any], provisioned: Provisioned) -> 
             variables.update(body["Properties"].get("Environment", {}).get("Variables", {}))
     environment = {}
     for name, value in variables.items():
-        if isinstance(value, dict) and value.get("Ref") in document.get("Parameters", {}):
-            environment[name] = str(document["Parameters"][value["Ref"]].get("Default", ""))
-        else:
-            environment[name] = provisioned.resolve(value)
+        environment[name] = provisioned.resolve(value)
     return environment

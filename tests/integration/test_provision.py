@@ -24,3 +24,13 @@ def test_certificate_bucket_encrypts_with_the_data_key_by_default(aws: Provision
     default = rules[0]["ApplyServerSideEncryptionByDefault"]
     assert default["SSEAlgorithm"] == "aws:kms"
     assert default["KMSMasterKeyID"] == aws.attributes[("DataKey", "Arn")]
+
+
+def test_the_local_stack_runs_untraced_as_the_template_does_with_tracing_passthrough(
+    aws: Provisioned,
+) -> None:
+    # The template traces with X-Ray by default; no X-Ray daemon runs locally, so the local stack deploys it
+    # as `--parameter-overrides Tracing=PassThrough` would, and the functions' Tracer is disabled.
+    assert aws.parameters["Tracing"] == "PassThrough"
+    assert aws.conditions == {"TracingActive": False}
+    assert aws.environment["POWERTOOLS_TRACE_DISABLED"] == "true"

@@ -46,3 +46,14 @@ def test_layer_requirements_are_pinned() -> None:
             requirement = raw_line.split("#", 1)[0].strip()
             if requirement:
                 assert "==" in requirement, f"{requirements}: {requirement} is not pinned"
+
+
+def test_tracing_is_a_parameter_and_the_functions_tracer_follows_it() -> None:
+    template = load_template()
+    assert template["Parameters"]["Tracing"]["Default"] == "Active"
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Tracing"] == {"Ref": "Tracing"}
+    assert template["Conditions"]["TracingActive"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
+    assert function_globals["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingActive", "false", "true"]
+    }
