@@ -49,6 +49,7 @@ from offline_push.models.delivery import (
     MESSAGE_SHARDS,
     RECEIVER_DIGEST_BYTES,
     Claim,
+    Delivery,
     DeliveryKey,
     DeliveryState,
     MessageInfo,
@@ -116,6 +117,26 @@ def marker_key(run: str) -> dict[str, Any]:
 
 def user_partition(sdk_app_id: int, user_id: str) -> str:
     return f"{sdk_app_id}#{user_id}"
+
+
+def _delivery_identity(delivery: Delivery) -> dict[str, Any]:
+    """The attributes every delivery item carries: its key, whom and where it goes, and its badge."""
+    key = delivery.key
+    item: dict[str, Any] = {
+        **delivery_item_key(key),
+        "sdkAppId": _n(key.sdk_app_id),
+        "msgKey": _s(key.msg_key),
+        "userId": _s(key.user_id),
+        "user": _s(user_partition(key.sdk_app_id, key.user_id)),
+        "device": _s(key.device),
+        "businessId": _n(delivery.business_id),
+        "environment": _s(delivery.environment.value),
+        "apnsId": _s(key.apns_id),
+        "attempt": _n(delivery.attempt),
+    }
+    if delivery.badge is not None:
+        item["badge"] = _n(delivery.badge)
+    return item
 
 
 def _n(value: int) -> dict[str, str]:
@@ -232,27 +253,14 @@ class DeliveryStore:
         return self._map(self._claim_one, claims)
 
     def _claim_one(self, claim: Claim) -> ClaimResult:
-        delivery = claim.delivery
-        key = delivery.key
         item: dict[str, Any] = {
-            **delivery_item_key(key),
-            "sdkAppId": _n(key.sdk_app_id),
-            "msgKey": _s(key.msg_key),
-            "userId": _s(key.user_id),
-            "user": _s(user_partition(key.sdk_app_id, key.user_id)),
-            "device": _s(key.device),
-            "businessId": _n(delivery.business_id),
-            "environment": _s(delivery.environment.value),
-            "apnsId": _s(key.apns_id),
+            **_delivery_identity(claim.delivery),
             "state": _s(DeliveryState.PENDING.value),
             "run": _s(claim.run),
             "lease": _n(claim.lease),
-            "attempt": _n(delivery.attempt),
             "claimedAt": _n(claim.now_ms),
             "expiresAt": self._expires_at(claim.now_ms),
         }
-        if delivery.badge is not None:
-            item["badge"] = _n(delivery.badge)
         if claim.indexed:
             item["at"] = _n(claim.now_ms)
         if claim.unit is not None:
@@ -473,23 +481,12 @@ class DeliveryStore:
 
     def _whole_record(self, update: OutcomeUpdate) -> dict[str, Any]:
         """A delivery item written whole by the owner of its unit (an outcome that is not delivered)."""
-        delivery = update.delivery
-        key = delivery.key
         item: dict[str, Any] = {
-            **delivery_item_key(key),
-            "sdkAppId": _n(key.sdk_app_id),
-            "msgKey": _s(key.msg_key),
-            "userId": _s(key.user_id),
-            "user": _s(user_partition(key.sdk_app_id, key.user_id)),
-            "device": _s(key.device),
-            "businessId": _n(delivery.business_id),
-            "environment": _s(delivery.environment.value),
-            "apnsId": _s(key.apns_id),
+            **_delivery_identity(update.delivery),
             "state": _s(update.state.value),
             "reason": _s(update.reason),
             "run": _s(update.run),
             "lease": _n(update.lease if update.lease is not None else update.now_ms // 1000),
-            "attempt": _n(delivery.attempt),
             "claimedAt": _n(update.now_ms),
             "updatedAt": _n(update.now_ms),
             "at": _n(update.now_ms),
@@ -497,8 +494,6 @@ class DeliveryStore:
         }
         if update.unit is not None:
             item["unit"] = _s(update.unit)
-        if delivery.badge is not None:
-            item["badge"] = _n(delivery.badge)
         if update.status is not None:
             item["status"] = _n(update.status)
         if update.cause:
