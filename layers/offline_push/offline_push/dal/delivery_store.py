@@ -265,6 +265,13 @@ class DeliveryStore:
             item["at"] = _n(claim.now_ms)
         if claim.unit is not None:
             item["unit"] = _s(claim.unit)
+        stored = self._put_if_absent(item, "a delivery")
+        if isinstance(stored, StorageError):
+            return stored
+        return CLAIMED if stored is None else stored_from_item(stored)
+
+    def _put_if_absent(self, item: dict[str, Any], what: str) -> Mapping[str, Any] | StorageError | None:
+        """Write ``item`` unless its key exists: None when written, the stored item when it exists."""
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -273,12 +280,17 @@ class DeliveryStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return self._existing(exc)
-            return StorageError("a delivery could not be claimed")
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                return StorageError(f"{what} could not be claimed")
+            old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            if not old:
+                # The condition failed but no item came back: DynamoDB returns it, so this is a rare anomaly;
+                # treat it as a claim we cannot make now (the job is retried).
+                return StorageError(f"{what}'s claim was refused without the item")
+            return old
         except BotoCoreError:
-            return StorageError("a delivery could not be claimed")
-        return CLAIMED
+            return StorageError(f"{what} could not be claimed")
+        return None
 
     @staticmethod
     def _existing(exc: ClientError) -> ClaimResult:
@@ -390,21 +402,10 @@ class DeliveryStore:
         if claim.job is not None:
             item["job"] = _s(claim.job)
             item["receivers"] = {"B": b"".join(receiver_digest(user) for user in claim.receivers)}
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-                return stored_unit_from_item(old) if old else StorageError("a unit's claim was refused")
-            return StorageError("a unit of work could not be claimed")
-        except BotoCoreError:
-            return StorageError("a unit of work could not be claimed")
-        return CLAIMED
+        stored = self._put_if_absent(item, "a unit of work")
+        if isinstance(stored, StorageError):
+            return stored
+        return CLAIMED if stored is None else stored_unit_from_item(stored)
 
     def take_over_units(self, takeovers: Sequence[UnitTakeOver]) -> list[UnitClaimResult]:
         """Take units over (see :class:`UnitTakeOver`); the current item when the condition fails."""
