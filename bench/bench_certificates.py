@@ -11,14 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 from moto import mock_aws
 
 from local.apple_pki import ApplePki, PushCertificateKind, new_p8_key
 from local.provision import provision
+from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
 from offline_push.dal.certificate_repository import CertificateRepository, CertificateStorageSettings
 from offline_push.dal.credentials import CredentialLoader
 from offline_push.logic.certificates import CertificateService, CertificateUpload, verify_upload
@@ -44,6 +47,8 @@ def main() -> None:
         AWS_DEFAULT_REGION="us-east-1",
     )
     pki = ApplePki()
+    # The bench's certificates come from its own CA, trusted through the test-only setting.
+    os.environ[TEST_CA_ENVIRONMENT_VARIABLE] = str(pki.write_ca(Path(tempfile.mkdtemp()) / "ca.pem"))
     issued = pki.issue_push_certificate("com.example.bench", PushCertificateKind.UNIVERSAL)
     p12 = CertificateUpload(
         name="Bench", environment="production", password=PASSWORD, content=issued.p12(PASSWORD)

@@ -26,6 +26,7 @@ from local.apple_pki import ApplePki
 from local.stack import LocalStack
 from local.story import SDK_APP_ID, Api, Story, StoryError
 from local.template import TEMPLATE_PATH
+from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
 
 PUSH_QUEUE = "PushQueue"
 DEFAULT_STATE_DIR = Path(".local-stack")
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 "APNS_PRODUCTION_URL": sandbox.production_url,
                 "APNS_SANDBOX_URL": sandbox.development_url,
                 "APNS_EXTRA_CA_BUNDLE": str(sandbox.ca_path),
+                # The story's certificates are issued by the sandbox's Apple-like CA: trusted here only.
+                TEST_CA_ENVIRONMENT_VARIABLE: str(sandbox.ca_path),
                 **quiet,
             },
         )

@@ -11,6 +11,8 @@ import pytest
 from moto import mock_aws
 
 from local.provision import Provisioned, provision
+from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
+from tests.support.certificates import test_ca_file
 
 REGION = "us-east-1"
 
@@ -43,6 +45,8 @@ def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OfflinePushTests")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "offline-push")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    # The tests' push certificates come from their own Apple-like CA, trusted as the local stack trusts its.
+    monkeypatch.setenv(TEST_CA_ENVIRONMENT_VARIABLE, str(test_ca_file()))
 
 
 @pytest.fixture

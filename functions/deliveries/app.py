@@ -34,9 +34,11 @@ from offline_push.settings import EnvSettings
 logger = Logger()
 tracer = Tracer()
 
-app = create_resolver(enable_validation=False)
-
 APP = "/v1/apps/<sdk_app_id>"
+
+app = create_resolver(
+    enable_validation=False, query_parameters={f"GET {APP}/users/<user_id>/deliveries": ("limit", "cursor")}
+)
 
 
 class DeliveriesSettings(EnvSettings):

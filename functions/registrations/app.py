@@ -37,7 +37,9 @@ tracer = Tracer()
 
 # Powertools' validation runs before the route, and the caller must be authenticated before their body is
 # looked at: bodies are parsed in the routes, after require_user.
-app = create_resolver(enable_validation=False)
+USER = "/v1/apps/<sdk_app_id>/users/<user_id>"
+
+app = create_resolver(enable_validation=False, query_parameters={f"DELETE {USER}/apns": ("token",)})
 
 
 def _count_rejection(exc: Unauthorized) -> None:
@@ -46,8 +48,6 @@ def _count_rejection(exc: Unauthorized) -> None:
 
 
 add_bearer_challenge(app, on_reject=_count_rejection)
-
-USER = "/v1/apps/<sdk_app_id>/users/<user_id>"
 
 
 class RegistrationsSettings(EnvSettings):

@@ -7,12 +7,16 @@ test makes its real calls, and the chosen one fails the way AWS would make it fa
 
 from __future__ import annotations
 
+import atexit
 import base64
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,6 +36,14 @@ TEAM_ID = "DEF123GHIJ"
 @cache
 def pki() -> ApplePki:
     return ApplePki()
+
+
+@cache
+def test_ca_file() -> Path:
+    """The tests' CA as a PEM file, for the test-only trust setting (removed when the process exits)."""
+    directory = Path(tempfile.mkdtemp(prefix="offline-push-test-ca-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return pki().write_ca(directory / "ca.pem")
 
 
 def push_certificate(

@@ -127,6 +127,19 @@ class P12NotPasswordProtected(InvalidRequest):
     code = "P12NotPasswordProtected"
 
 
+class InvalidPassword(InvalidRequest):
+    """A password no .p12 can have: a NUL character (PKCS#12 passwords are NUL-terminated) or text that is not
+    Unicode (a lone surrogate)."""
+
+    code = "InvalidPassword"
+
+
+class NotIssuedByApple(InvalidRequest):
+    """A push certificate whose chain does not end at Apple's WWDR intermediates and root: a look-alike."""
+
+    code = "NotIssuedByApple"
+
+
 class NotPkcs12(InvalidRequest):
     code = "NotPkcs12"
 

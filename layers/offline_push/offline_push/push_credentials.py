@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from offline_push.errors import (
     InvalidP8Key,
+    InvalidPassword,
     NotApnsCertificate,
     NotPkcs12,
     P8KeyNotP256,
@@ -39,6 +40,7 @@ from offline_push.errors import (
     WrongPassword,
 )
 from offline_push.models.credential import ApnsEnvironment
+from offline_push.untrusted import contain_panics
 
 APNS_DEVELOPMENT_OID = ObjectIdentifier("1.2.840.113635.100.6.3.1")
 APNS_PRODUCTION_OID = ObjectIdentifier("1.2.840.113635.100.6.3.2")
@@ -119,8 +121,11 @@ def open_p12(content: bytes, password: str) -> tuple[x509.Certificate, PushPriva
         raise NotPkcs12(
             "file is not a PKCS#12 (.p12) archive: export the push certificate from Keychain as .p12"
         )
+    secret = p12_password_bytes(password)
+    damaged = NotPkcs12("file is a damaged PKCS#12 (.p12) archive: export it again from Keychain")
     try:
-        key, certificate, others = pkcs12.load_key_and_certificates(content, password.encode("utf-8"))
+        with contain_panics(lambda: damaged):
+            key, certificate, others = pkcs12.load_key_and_certificates(content, secret)
     except ValueError as exc:
         if "deserialize" in str(exc):  # cryptography's wording for data that is not PKCS#12 after all
             raise NotPkcs12(
@@ -159,9 +164,21 @@ def open_p12(content: bytes, password: str) -> tuple[x509.Certificate, PushPriva
     return certificate, key
 
 
+def p12_password_bytes(password: str) -> bytes:
+    """The password as the bytes PKCS#12 takes; :class:`InvalidPassword` for one no .p12 can have. The
+    message never repeats it (the library's own error for a NUL byte would)."""
+    if "\x00" in password:
+        raise InvalidPassword("the password contains a NUL character, which no .p12 password can contain")
+    try:
+        return password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPassword("the password is not Unicode text (it has a lone surrogate)") from None
+
+
 def _opens_without_password(content: bytes) -> bool:
     try:
-        pkcs12.load_key_and_certificates(content, None)
+        with contain_panics(lambda: ValueError("unreadable")):
+            pkcs12.load_key_and_certificates(content, None)
     except (ValueError, UnsupportedAlgorithm):
         return False
     return True
@@ -208,10 +225,11 @@ def load_p8_key(content: bytes) -> ec.EllipticCurvePrivateKey:
     """The ES256 signing key of a .p8: an unencrypted PKCS#8 P-256 private key, PEM (as Apple issues it) or
     DER."""
     try:
-        if content.lstrip().startswith(b"-----BEGIN"):
-            key = serialization.load_pem_private_key(content, password=None)
-        else:
-            key = serialization.load_der_private_key(content, password=None)
+        with contain_panics(lambda: ValueError("unreadable")):
+            if content.lstrip().startswith(b"-----BEGIN"):
+                key = serialization.load_pem_private_key(content, password=None)
+            else:
+                key = serialization.load_der_private_key(content, password=None)
     except TypeError:
         raise InvalidP8Key(
             "the .p8 key is encrypted: upload the key file exactly as Apple issued it"

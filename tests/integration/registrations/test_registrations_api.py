@@ -627,7 +627,9 @@ def test_bad_registrations_are_refused_with_a_reason_and_store_nothing(
 def test_unparseable_bodies_are_refused(stack: Stack, raw_body: str | None, message: str) -> None:
     before = stack.stored_state()
 
-    answer = stack.app_call("PUT", APNS, bearer=bearer(), body=raw_body)
+    answer = stack.app_call(
+        "PUT", APNS, bearer=bearer(), body=raw_body, headers={"content-type": "application/json"}
+    )
 
     assert answer.status == HTTPStatus.BAD_REQUEST
     assert answer.body == {"code": "InvalidRequest", "message": message}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Any
 
@@ -26,6 +25,10 @@ from offline_push.errors import (
     UnsupportedMediaType,
 )
 from offline_push.logic.certificates import MAX_CREDENTIAL_BYTES, CertificateUpload
+from offline_push.untrusted import UnreadableInput, has_lone_surrogate, load_json
+
+# An upload is one flat object.
+MAX_JSON_DEPTH = 8
 
 # The file (base64 in JSON grows it by a third) plus a few short fields.
 MAX_REQUEST_BYTES = 2 * MAX_CREDENTIAL_BYTES
@@ -69,10 +72,16 @@ def request_body(event: APIGatewayProxyEventV2) -> bytes:
     too_large = PayloadTooLarge(f"request body is larger than {MAX_REQUEST_BYTES} bytes")
     if len(raw) > limit:
         raise too_large
-    try:
-        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode("utf-8")
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("request body is not valid base64 although marked so") from None
+    if not event.is_base64_encoded:
+        try:
+            body = raw.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest("request body is not valid UTF-8") from None
+    else:
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("request body is not valid base64 although marked so") from None
     if len(body) > MAX_REQUEST_BYTES:
         raise too_large
     return body
@@ -80,11 +89,16 @@ def request_body(event: APIGatewayProxyEventV2) -> bytes:
 
 def _upload_from_json(body: bytes) -> CertificateUpload:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("request body is not valid JSON") from None
+        document = load_json(body, max_depth=MAX_JSON_DEPTH)
+    except UnreadableInput as exc:
+        message = (
+            "request body is not valid JSON" if str(exc) == "not valid JSON" else f"request body is {exc}"
+        )
+        raise InvalidRequest(message) from None
     if not isinstance(document, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if has_lone_surrogate(document):
+        raise InvalidRequest("request body has a string with a lone surrogate (not Unicode text)")
     unknown = set(document) - set(_FIELDS)
     if unknown:
         raise _unknown_fields(unknown)

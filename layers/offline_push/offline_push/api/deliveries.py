@@ -9,16 +9,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
 from offline_push.errors import InvalidRequest
 from offline_push.models.registration import validate_user_id
+from offline_push.untrusted import load_json
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 MAX_MSG_KEY = 256
 _CURSOR_KEYS = frozenset({"pk", "sk", "user", "at"})
+_LIMIT = re.compile(r"[0-9]{1,3}")
+# A cursor this API writes is a few hundred characters.
+MAX_CURSOR_CHARS = 2048
 
 
 def parse_user_id(raw: str) -> str:
@@ -33,9 +38,10 @@ def parse_msg_key(raw: str) -> str:
 
 
 def parse_limit(raw: str | None) -> int:
+    # ASCII digits only: str.isdigit() is also true of "²" and "①", which int() refuses.
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 
@@ -52,8 +58,10 @@ def decode_cursor(raw: str | None, *, user_partition: str) -> dict[str, Any] | N
     if raw is None or raw == "":
         return None
     refused = InvalidRequest("cursor is not one this API returned for this user")
+    if len(raw) > MAX_CURSOR_CHARS:
+        raise refused
     try:
-        document = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        document = load_json(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), max_depth=2)
     except (ValueError, binascii.Error):
         raise refused from None
     if not isinstance(document, dict) or set(document) != _CURSOR_KEYS:

@@ -8,14 +8,17 @@ may hold a password or a token) back.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from offline_push.errors import OfflinePushError
+from offline_push.errors import InvalidRequest, OfflinePushError
 
 logger = Logger(child=True)
 
@@ -43,8 +46,56 @@ def describe_validation_errors(errors: list[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_resolver(*, enable_validation: bool = True) -> APIGatewayHttpResolver:
+# More query fields than any route takes, and far fewer than a parser should be made to split.
+MAX_QUERY_FIELDS = 8
+
+
+def check_query(event: Mapping[str, Any], allowed: Collection[str]) -> None:
+    """:class:`InvalidRequest` unless the query string is well-formed and names only ``allowed`` fields, each
+    once. A misspelt or unexpected field is refused, not ignored: ``DELETE .../apns?Token=...`` must not be
+    read as "log out of every device". Values are checked by the route; none is ever repeated here."""
+    raw = event.get("rawQueryString") or ""
+    names: list[str] = []
+    if raw:
+        try:
+            fields = parse_qsl(
+                raw,
+                keep_blank_values=True,
+                strict_parsing=True,
+                errors="strict",
+                max_num_fields=MAX_QUERY_FIELDS,
+            )
+        except ValueError:
+            raise InvalidRequest("the query string is malformed") from None
+        names = [name for name, _value in fields]
+    parameters = event.get("queryStringParameters") or {}
+    if not isinstance(parameters, Mapping):
+        raise InvalidRequest("the query string is malformed")
+    names += [str(name) for name in parameters if name not in names]
+    if len(names) != len(set(names)):
+        raise InvalidRequest("a query parameter is given more than once")
+    unknown = sorted({name for name in names if name not in allowed})
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:5])
+        expected = ", ".join(sorted(allowed)) if allowed else "none"
+        raise InvalidRequest(f"unknown query parameter(s) {shown}; this route takes: {expected}")
+
+
+def create_resolver(
+    *, enable_validation: bool = True, query_parameters: Mapping[str, Collection[str]] | None = None
+) -> APIGatewayHttpResolver:
+    """The resolver of a function behind the HTTP API. ``query_parameters``: the query fields each route
+    takes, keyed ``"METHOD /path/<param>"`` as the route is declared; a route not listed takes none."""
     app = APIGatewayHttpResolver(enable_validation=enable_validation)
+    accepted = {key: frozenset(names) for key, names in (query_parameters or {}).items()}
+
+    def _query_guard(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        route = app.context.get("_route")
+        key = f"{route.method} {route.path}" if route is not None else ""
+        check_query(app.current_event.raw_event, accepted.get(key, frozenset()))
+        return next_middleware(app)
+
+    app.use(middlewares=[_query_guard])
 
     @app.exception_handler(OfflinePushError)
     def _product_error(exc: OfflinePushError) -> Response[str]:

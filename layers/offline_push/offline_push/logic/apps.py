@@ -30,6 +30,7 @@ from offline_push.models.app import (
     UserAuthKey,
     VerificationKey,
 )
+from offline_push.untrusted import contain_panics
 
 # RFC 7518 section 3.2: an HS256 key must be at least as long as the hash (32 bytes).
 MIN_HMAC_SECRET_BYTES = 32
@@ -72,22 +73,27 @@ class CheckedKey:
 
 def check_user_auth_key(algorithm: UserAuthAlgorithm, material: str) -> CheckedKey:
     """Validate key material for ``algorithm``. Messages say what is wrong, never what was sent."""
-    if len(material.encode("utf-8")) > MAX_KEY_MATERIAL_BYTES:
+    try:
+        encoded = material.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("userAuth key material is not Unicode text (it has a lone surrogate)") from None
+    if len(encoded) > MAX_KEY_MATERIAL_BYTES:
         raise InvalidRequest(f"userAuth key material is longer than {MAX_KEY_MATERIAL_BYTES} bytes")
     if algorithm is UserAuthAlgorithm.HS256:
-        secret = material.encode("utf-8")
+        secret = encoded
         if len(secret) < MIN_HMAC_SECRET_BYTES:
             raise InvalidRequest(
                 f"userAuth.secret must be at least {MIN_HMAC_SECRET_BYTES} bytes for HS256 (RFC 7518 3.2)"
             )
         return CheckedKey(UserAuthKey(algorithm, material), secret, None)
+    not_a_public_key = InvalidRequest(
+        "userAuth.publicKey must be a PEM public key (-----BEGIN PUBLIC KEY-----); never send a private key"
+    )
     try:
-        public_key = serialization.load_pem_public_key(material.encode("utf-8"))
+        with contain_panics(lambda: not_a_public_key):
+            public_key = serialization.load_pem_public_key(encoded)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise InvalidRequest(
-            "userAuth.publicKey must be a PEM public key (-----BEGIN PUBLIC KEY-----); "
-            "never send a private key"
-        ) from None
+        raise not_a_public_key from None
     if algorithm is UserAuthAlgorithm.RS256:
         if not isinstance(public_key, RSAPublicKey):
             raise InvalidRequest("userAuth.publicKey must be an RSA key for RS256")

@@ -8,9 +8,10 @@ Rules, each a distinct 4xx error (codes in :mod:`offline_push.errors`), checked 
 - the environment is ``development`` or ``production``;
 - the file is at most :data:`MAX_CREDENTIAL_BYTES`;
 - p12: a password is required (the seed: "without a password no push arrives"), it must open the file, the
-  file must hold the certificate and its matching private key, the certificate must be valid now, be an APNs
-  push certificate (bundle ID in the subject UID), and serve the declared environment (the seed: "App Store
-  builds need a production certificate"; a development certificate serves only the sandbox);
+  file must hold the certificate and its matching private key, Apple must have issued the certificate (its
+  chain ends at Apple's WWDR intermediates and root, :mod:`offline_push.apple_ca`), it must be valid now,
+  be an APNs push certificate (bundle ID in the subject UID), and serve the declared environment (the seed:
+  "App Store builds need a production certificate"; a development certificate serves only the sandbox);
 - p8: an EC P-256 private key, a 10-character key ID and team ID, a bundle ID (the topic).
 
 A rotation (PUT) replaces the credential behind the same ``businessId``, for the same bundle ID and the same
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from offline_push.apple_ca import AppleTrust, apple_trust
 from offline_push.errors import (
     BundleIdMismatch,
     CertificateExpired,
@@ -186,8 +188,15 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def verify_p12(
-    content: bytes, password: str | None, *, name: str, environment: ApnsEnvironment, now: dt.datetime
+    content: bytes,
+    password: str | None,
+    *,
+    name: str,
+    environment: ApnsEnvironment,
+    now: dt.datetime,
+    trust: AppleTrust | None = None,
 ) -> NewCredential:
+    """``trust``: the CAs allowed to issue the certificate; Apple's (and the test setting's) by default."""
     if password is None or password == "":
         raise PasswordRequired(
             "password is required for a .p12: a certificate without a password gets no push"
@@ -195,6 +204,7 @@ def verify_p12(
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidRequest(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
     certificate, _key = open_p12(content, password)
+    (trust or apple_trust()).check_issued(certificate, now=now)
     kind = push_certificate_kind(certificate)
     bundle_id = bundle_id_of(certificate)
     check_validity(certificate.not_valid_before_utc, certificate.not_valid_after_utc, now)
@@ -229,10 +239,14 @@ def verify_p8(
 
 
 def verify_upload(
-    upload: CertificateUpload, *, now: dt.datetime, current: CertificateRecord | None = None
+    upload: CertificateUpload,
+    *,
+    now: dt.datetime,
+    current: CertificateRecord | None = None,
+    trust: AppleTrust | None = None,
 ) -> NewCredential:
     """Check every rule of an upload; ``current`` is the certificate a rotation replaces (its name and
-    environment are kept when the upload omits them)."""
+    environment are kept when the upload omits them); ``trust`` as for :func:`verify_p12`."""
     name = check_name(upload.name if upload.name is not None or current is None else current.name)
     environment = check_environment(
         upload.environment if upload.environment is not None or current is None else current.environment.value
@@ -240,7 +254,7 @@ def verify_upload(
     credential_type = credential_type_of(upload)
     content = check_content(upload.content)
     if credential_type is CredentialType.P12:
-        return verify_p12(content, upload.password, name=name, environment=environment, now=now)
+        return verify_p12(content, upload.password, name=name, environment=environment, now=now, trust=trust)
     return verify_p8(upload, content, name=name, environment=environment)
 
 

@@ -66,7 +66,11 @@ def validate_user_id(user_id: str) -> str:
     """A userId as it is stored: non-empty, at most :data:`MAX_USER_ID_BYTES`, no control characters."""
     if not user_id:
         raise InvalidRequest("userId is empty")
-    if len(user_id.encode("utf-8")) > MAX_USER_ID_BYTES:
+    try:
+        encoded = user_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("userId is not Unicode text (it has a lone surrogate)") from None
+    if len(encoded) > MAX_USER_ID_BYTES:
         raise InvalidRequest(f"userId is longer than {MAX_USER_ID_BYTES} bytes")
     if any(ord(character) < 0x20 or ord(character) == 0x7F for character in user_id):
         raise InvalidRequest("userId contains control characters")
