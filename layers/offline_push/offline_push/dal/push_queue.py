@@ -3,6 +3,7 @@ dead-letter queue with the reason."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +25,8 @@ SEND_BATCH_BYTES: Final = 262_144  # the sum of the entries' bodies per SendMess
 MAX_DELAY_SECONDS: Final = 900  # SQS's longest per-message delay
 # The reason attribute of a dead letter is cut to this many characters (attributes count toward 256 KiB).
 MAX_REASON_CHARS: Final = 1024
+# SQS's largest message (body and attributes), which the dead-letter queue keeps by default.
+MAX_MESSAGE_BYTES: Final = 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +99,53 @@ class PushQueue:
         return [int(entry["Id"]) for entry in answer.get("Failed", []) if not entry.get("SenderFault", False)]
 
     def dead_letter(self, body: str, *, code: str, reason: str, message_id: str) -> None:
-        """Move a message the dispatcher cannot process to the dead-letter queue, with why."""
+        """Move a message the dispatcher cannot process to the dead-letter queue, with why.
+
+        SQS takes only some characters: a body that reached the function otherwise (a direct invocation with
+        lone surrogates or control characters) is kept with those replaced by U+FFFD, and the reason says so.
+        The reason is cut so that body and attributes fit in one SQS message.
+        """
+        kept_body = sqs_text(body)
+        if kept_body != body:
+            reason = f"{reason} (characters SQS cannot carry were replaced by U+FFFD in this copy)"
+        attributes = {"code": sqs_text(code), "sourceMessageId": sqs_text(message_id)}
+        room = (
+            MAX_MESSAGE_BYTES
+            - len(kept_body.encode())
+            - _attributes_size(attributes)
+            - _attributes_size({"reason": ""})
+        )
+        cut = _cut_utf8(sqs_text(reason)[:MAX_REASON_CHARS], max(room, 0))
+        if cut:
+            attributes["reason"] = cut
         try:
             self.client.send_message(
                 QueueUrl=self.dead_letter_url,
-                MessageBody=body,
+                MessageBody=kept_body,
                 MessageAttributes={
-                    "code": {"DataType": "String", "StringValue": code},
-                    "reason": {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
-                    "sourceMessageId": {"DataType": "String", "StringValue": message_id},
+                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
                 },
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError("the message could not be moved to the dead-letter queue") from exc
+
+
+# What SQS accepts in a message (#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF).
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_text(text: str) -> str:
+    """``text`` with every character SQS refuses replaced by U+FFFD."""
+    return _NOT_SQS_TEXT.sub("\ufffd", text)
+
+
+def _attributes_size(attributes: dict[str, str]) -> int:
+    # SQS counts each attribute's name, data type and value toward the message size.
+    return sum(
+        len(name.encode()) + len(b"String") + len(value.encode()) for name, value in attributes.items()
+    )
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    encoded = text.encode()
+    return text if len(encoded) <= limit else encoded[:limit].decode(errors="ignore")

@@ -116,6 +116,7 @@ from offline_push.models.task import (
     WorkKind,
     chunk_task,
     encoded_size,
+    invalid_job_identity,
     job_digest,
     parse_queue_message,
     retry_task,
@@ -420,19 +421,10 @@ class Dispatcher:
 
     def _note_invalid(self, body: str, reason: str) -> None:
         """Best effort: when a broken job still names its app and message, the message's summary says why."""
-        import json  # noqa: PLC0415 - only for broken jobs
-
-        try:
-            document = json.loads(body)
-        except ValueError:
+        identity = invalid_job_identity(body)  # guarded: the body is the broken job itself
+        if identity is None:
             return
-        if not isinstance(document, dict):
-            return
-        app, msg_key = document.get("SdkAppId"), document.get("MsgKey")
-        if not isinstance(app, int) or isinstance(app, bool) or app <= 0:
-            return
-        if not isinstance(msg_key, str) or not 0 < len(msg_key) <= 256:
-            return
+        app, msg_key = identity
         info = MessageInfo(app, msg_key, "invalid", self._now_ms(), invalid_reason=reason)
         try:
             self.deliveries.put_message_infos([info])

@@ -19,6 +19,7 @@ picks the placeholder language of the job. README.md "Push job format" documents
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -34,6 +35,7 @@ SOUND_DEFAULT = "kIOSOfflinePushDefaultSound"
 # Apple's limit for apns-collapse-id.
 MAX_COLLAPSE_ID_BYTES = 64
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # How many problems one InvalidPushJob message lists before summarising the rest.
 _MAX_REPORTED_ERRORS = 10
 
@@ -289,6 +291,18 @@ class PushJob(_Strict):
     badges: dict[str, Annotated[int, Field(ge=0)]] | None = Field(default=None, alias="Badges")
 
     @model_validator(mode="after")
+    def _identities_are_unicode(self) -> PushJob:
+        # These name messages, users and conversations in storage keys and APNs headers: a lone surrogate
+        # there could never be stored or sent (text fields are shown with U+FFFD instead, see the formatter).
+        named = {"MsgKey": [self.msg_key], "From_Account": [self.from_account], "GroupId": [self.group_id]}
+        named["To_Account"] = self.to_account
+        named["Badges"] = list(self.badges or ())
+        for field, values in named.items():
+            for value in values:
+                _check_unicode(value, field)
+        return self
+
+    @model_validator(mode="after")
     def _one_custom_element_at_most(self) -> PushJob:
         # Tencent: "a combined message can contain only one TIMCustomElem".
         if sum(1 for element in self.msg_body if element.msg_type == "TIMCustomElem") > 1:
@@ -326,7 +340,9 @@ def describe_job_errors(exc: ValidationError) -> str:
     shown = problems[:_MAX_REPORTED_ERRORS]
     if len(problems) > len(shown):
         shown.append(f"and {len(problems) - len(shown)} more")
-    return "invalid push job: " + "; ".join(shown)
+    # Paths name the job's own keys (a receiver in Badges), which may hold lone surrogates: the reason is
+    # stored and logged, so it is kept to text any encoder takes.
+    return _LONE_SURROGATE.sub("\ufffd", "invalid push job: " + "; ".join(shown))
 
 
 def _describe(error: Mapping[str, Any]) -> str:

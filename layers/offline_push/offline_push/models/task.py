@@ -30,11 +30,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from offline_push.errors import InvalidPushJob
 from offline_push.models.job import PushJob, describe_job_errors, parse_push_job
+from offline_push.untrusted import UnreadableInput, has_lone_surrogate, is_panic, load_json
 
 TASK_FIELD: Final = "OfflinePushTask"
 TASK_VERSION: Final = 1
 # SQS takes 256 KiB per message (body and attributes) and per SendMessageBatch call; tasks stay under this.
 MAX_TASK_BYTES: Final = 240_000
+# What a queue message can be at most (SQS's largest message; the body alone is smaller still).
+MAX_MESSAGE_CHARS: Final = 1_048_576
+# A job nests 6 levels (task, Job, MsgBody, element, MsgContent, ImageInfoArray item); unknown fields may add
+# some. Deeper is garbage, refused before a recursive parser sees it.
+MAX_JOB_DEPTH: Final = 64
+MAX_MSG_KEY_CHARS: Final = 256
 
 # ASCII-only JSON: a job may carry lone surrogates, which UTF-8 (and so SQS) cannot carry, escaped.
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -90,13 +97,67 @@ class QueuedWork:
     job_digest: str | None = None  # chunk: its job's digest when the job claimed per unit (see dispatch)
 
 
-def parse_queue_message(body: str) -> QueuedWork:
-    """A queue message's body -> :class:`QueuedWork`; :class:`InvalidPushJob` naming what is wrong."""
+def load_job_json(body: str) -> Any:
+    """A queue message's JSON, read with the guards of untrusted input (nesting at most
+    :data:`MAX_JOB_DEPTH`); :class:`~offline_push.untrusted.UnreadableInput` (a ``ValueError``) otherwise."""
+    return load_json(body, max_depth=MAX_JOB_DEPTH)
+
+
+def invalid_job_identity(body: str) -> tuple[int, str] | None:
+    """The ``(SdkAppId, MsgKey)`` a message that is not a valid job still names, when both are usable as
+    keys (a positive integer; 1 to 256 characters of Unicode text); None otherwise. Never raises."""
     try:
-        document = json.loads(body)
+        document = load_job_json(body)
     except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    app, msg_key = document.get("SdkAppId"), document.get("MsgKey")
+    if not isinstance(app, int) or isinstance(app, bool) or app <= 0:
+        return None
+    if (
+        not isinstance(msg_key, str)
+        or not 0 < len(msg_key) <= MAX_MSG_KEY_CHARS
+        or has_lone_surrogate(msg_key)
+    ):
+        return None
+    return app, msg_key
+
+
+def parse_queue_message(body: str) -> QueuedWork:
+    """A queue message's body -> :class:`QueuedWork`; :class:`InvalidPushJob` naming what is wrong.
+
+    Whatever the body holds (any size, nesting, number or character), nothing but :class:`InvalidPushJob`
+    leaves this function, so one message's garbage never fails its batch-mates: a failure this parser did not
+    foresee is reported as such, with the exception's type and never its text.
+    """
+    try:
+        return _parse_queue_message(body)
+    except InvalidPushJob:
+        raise
+    except Exception as exc:
+        raise InvalidPushJob(f"invalid push job: could not be read ({type(exc).__name__})") from None
+    except BaseException as exc:
+        if is_panic(exc):
+            raise InvalidPushJob("invalid push job: could not be read (a parser panicked)") from None
+        raise
+
+
+def _document(body: str) -> Any:
+    if len(body) > MAX_MESSAGE_CHARS:
+        raise InvalidPushJob(f"invalid push job: larger than SQS's {MAX_MESSAGE_CHARS} bytes")
+    try:
+        return load_job_json(body)
+    except UnreadableInput as exc:
+        if str(exc) != "not valid JSON":
+            raise InvalidPushJob(f"invalid push job: {exc}") from None
         parse_push_job(body)  # raises InvalidPushJob with the job parser's own description
-        raise InvalidPushJob("invalid push job: not valid JSON") from None  # pragma: no cover - unreachable
+        # The job parser read it, Python's JSON parser did not: a number of more than 4,300 digits.
+        raise InvalidPushJob("invalid push job: not valid JSON (or a number too long to read)") from None
+
+
+def _parse_queue_message(body: str) -> QueuedWork:
+    document = _document(body)
     if not isinstance(document, dict):
         raise InvalidPushJob("invalid push job: Input should be an object")
     if TASK_FIELD not in document:
