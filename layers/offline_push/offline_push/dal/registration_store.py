@@ -35,6 +35,7 @@ from offline_push.errors import RegistrationConflict, StorageError
 from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.registration import (
     DeviceRegistration,
+    TokenClaim,
     UserRegistrations,
     from_epoch_millis,
     is_storable_user_id,
@@ -67,6 +68,12 @@ def user_of_key(pk: str) -> str:
 
 def token_key(sdk_app_id: int, token: str) -> dict[str, Any]:
     return {"pk": {"S": f"token#{sdk_app_id}#{token}"}}
+
+
+def claim_attribute(token: str) -> str:
+    """The user item's attribute holding the number of the token claim its device ``token`` was registered
+    under (beside the device map, so rewriting the map for another device never loses it)."""
+    return f"claim#{token}"
 
 
 def _error_code(exc: ClientError) -> str:
@@ -200,8 +207,13 @@ class RegistrationStore:
         token: str,
         *,
         unless_registered_after: dt.datetime | None = None,
+        claimed_before: int | None = None,
     ) -> bool:
         """Remove one device of a user; True if it was there and is now gone.
+
+        ``claimed_before``: only a registration made under an earlier claim of the token than this one (see
+        :meth:`claim_token`) is removed, so a device the user registered again since is kept; the token item
+        stays (a registration in progress holds it).
 
         ``unless_registered_after``: a registration made after this moment is kept (and False returned). For
         APNs' 410 pass Apple's timestamp (the app may have reported the token again since Apple found it
@@ -214,16 +226,20 @@ class RegistrationStore:
         if unless_registered_after is not None:
             condition += " AND #devices.#token.#registeredAt <= :deadAt"
             values[":deadAt"] = {"N": str(to_epoch_millis(unless_registered_after))}
+        if claimed_before is not None:
+            condition += " AND (attribute_not_exists(#claim) OR #claim < :claim)"
+            values[":claim"] = {"N": str(claimed_before)}
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=user_key(sdk_app_id, user_id),
-                UpdateExpression="REMOVE #devices.#token ADD #version :one",
+                UpdateExpression="REMOVE #devices.#token, #claim ADD #version :one",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={
                     "#devices": "devices",
                     "#token": token,
                     "#version": "version",
+                    "#claim": claim_attribute(token),
                     **({"#registeredAt": "registeredAt"} if unless_registered_after is not None else {}),
                 },
                 ExpressionAttributeValues=values,
@@ -234,7 +250,8 @@ class RegistrationStore:
             raise StorageError("a registration could not be removed") from exc
         except BotoCoreError as exc:
             raise StorageError("a registration could not be removed") from exc
-        self.release_token(sdk_app_id, token, user_id)
+        if claimed_before is None:  # otherwise the token is being claimed by another registration: kept
+            self.release_token(sdk_app_id, token, user_id)
         return True
 
     def increment_badge(self, sdk_app_id: int, user_id: str, by: int = 1) -> int | None:
@@ -308,12 +325,15 @@ class RegistrationStore:
         *,
         expected_version: int,
         released_tokens: Iterable[str] = (),
+        claim: tuple[str, int] | None = None,
     ) -> int:
         """Replace the user's device set if it is still at ``expected_version``; return the new version.
 
         :class:`RegistrationConflict` if another writer changed it first (read again and retry). The badge
         is left as it is. ``released_tokens``: devices this write drops, whose token items are released.
+        ``claim``: (token, claim number from :meth:`claim_token`) the device of ``token`` is registered under.
         """
+        released_tokens = list(released_tokens)
         if expected_version:
             condition = "#version = :expected"
             values: dict[str, Any] = {":expected": {"N": str(expected_version)}}
@@ -329,22 +349,33 @@ class RegistrationStore:
                 ":next": {"N": str(expected_version + 1)},
             }
         )
+        names = {
+            "#devices": "devices",
+            "#sdkAppId": "sdkAppId",
+            "#userId": "userId",
+            "#updatedAt": "updatedAt",
+            "#version": "version",
+        }
+        update = "SET #devices = :devices, #sdkAppId = :sdkAppId, #userId = :userId, #updatedAt = :now, "
+        update += "#version = :next"
+        if claim is not None:
+            names["#claim"] = claim_attribute(claim[0])
+            values[":claim"] = {"N": str(claim[1])}
+            update += ", #claim = :claim"
+        released_claims = []
+        for index, token in enumerate(released_tokens):
+            if claim is None or token != claim[0]:
+                names[f"#released{index}"] = claim_attribute(token)
+                released_claims.append(f"#released{index}")
+        if released_claims:
+            update += " REMOVE " + ", ".join(released_claims)
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=user_key(sdk_app_id, user_id),
-                UpdateExpression=(
-                    "SET #devices = :devices, #sdkAppId = :sdkAppId, #userId = :userId, "
-                    "#updatedAt = :now, #version = :next"
-                ),
+                UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={
-                    "#devices": "devices",
-                    "#sdkAppId": "sdkAppId",
-                    "#userId": "userId",
-                    "#updatedAt": "updatedAt",
-                    "#version": "version",
-                },
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
@@ -390,24 +421,39 @@ class RegistrationStore:
 
     # --- which user a token belongs to -----------------------------------------------------------------
 
-    def claim_token(self, sdk_app_id: int, token: str, user_id: str) -> str | None:
-        """Record ``user_id`` as the token's holder; return the previous holder, if any (one request)."""
+    def claim_token(self, sdk_app_id: int, token: str, user_id: str) -> TokenClaim:
+        """Record ``user_id`` as the token's holder, in one atomic request: the previous holder, if any, and
+        this claim's number (one more than the previous claim's: DynamoDB orders concurrent claims)."""
         try:
-            answer = self.client.put_item(
+            answer = self.client.update_item(
                 TableName=self.table_name,
-                Item={
-                    **token_key(sdk_app_id, token),
-                    "sdkAppId": {"S": str(sdk_app_id)},
-                    "token": {"S": token},
-                    "userId": {"S": user_id},
-                    "claimedAt": {"N": str(to_epoch_millis(self._clock()))},
+                Key=token_key(sdk_app_id, token),
+                UpdateExpression=(
+                    "SET #sdkAppId = :sdkAppId, #token = :token, #userId = :userId, #claimedAt = :now "
+                    "ADD #claims :one"
+                ),
+                ExpressionAttributeNames={
+                    "#sdkAppId": "sdkAppId",
+                    "#token": "token",
+                    "#userId": "userId",
+                    "#claimedAt": "claimedAt",
+                    "#claims": "claims",
+                },
+                ExpressionAttributeValues={
+                    ":sdkAppId": {"S": str(sdk_app_id)},
+                    ":token": {"S": token},
+                    ":userId": {"S": user_id},
+                    ":now": {"N": str(to_epoch_millis(self._clock()))},
+                    ":one": {"N": "1"},
                 },
                 ReturnValues="ALL_OLD",
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError("the device token could not be recorded") from exc
-        previous = answer.get("Attributes", {}).get("userId", {}).get("S")
-        return str(previous) if previous is not None else None
+        old = answer.get("Attributes", {})
+        previous = old.get("userId", {}).get("S")
+        number = int(old.get("claims", {}).get("N", "0")) + 1
+        return TokenClaim(previous=str(previous) if previous is not None else None, number=number)
 
     def token_holder(self, sdk_app_id: int, token: str) -> str | None:
         try:

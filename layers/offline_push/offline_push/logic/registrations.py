@@ -25,6 +25,7 @@ from offline_push.models.app import KickPolicy
 from offline_push.models.certificate import CertificateRecord
 from offline_push.models.registration import (
     DeviceRegistration,
+    TokenClaim,
     UserRegistrations,
     normalize_device_token,
     token_hint,
@@ -57,9 +58,12 @@ class RegistrationStorage(Protocol):
         *,
         expected_version: int,
         released_tokens: Sequence[str] = (),
+        claim: tuple[str, int] | None = None,
     ) -> int: ...
 
-    def claim_token(self, sdk_app_id: int, token: str, user_id: str) -> str | None: ...
+    def claim_token(self, sdk_app_id: int, token: str, user_id: str) -> TokenClaim: ...
+
+    def token_holder(self, sdk_app_id: int, token: str) -> str | None: ...
 
     def remove_device(
         self,
@@ -68,6 +72,7 @@ class RegistrationStorage(Protocol):
         token: str,
         *,
         unless_registered_after: dt.datetime | None = None,
+        claimed_before: int | None = None,
     ) -> bool: ...
 
     def remove_all(self, sdk_app_id: int, user_id: str) -> tuple[str, ...]: ...
@@ -156,19 +161,21 @@ class Registrations:
             environment=certificate.environment,
             registered_at=truncate_to_millis(self.clock()),
         )
-        plan = self._save(user, registration, policy)
-        previous_holder = self.store.claim_token(user.sdk_app_id, token, user.user_id)
+        # One holder per token, however registrations interleave: the claims of a token are numbered by
+        # DynamoDB, and the latest claim wins. This registration takes the token from the user who claimed
+        # it before (unless they registered it again since), and yields it if someone claimed it after.
+        claim = self.store.claim_token(user.sdk_app_id, token, user.user_id)
         taken_from = None
-        # Only a registration older than this one is taken away: if the other user registered the token again
-        # meanwhile, they hold it now and this user's claim is the stale one.
         if (
-            previous_holder is not None
-            and previous_holder != user.user_id
-            and self.store.remove_device(
-                user.sdk_app_id, previous_holder, token, unless_registered_after=registration.registered_at
-            )
+            claim.previous is not None
+            and claim.previous != user.user_id
+            and self.store.remove_device(user.sdk_app_id, claim.previous, token, claimed_before=claim.number)
         ):
-            taken_from = previous_holder
+            taken_from = claim.previous
+        plan = self._save(user, registration, policy, claim.number)
+        if self.store.token_holder(user.sdk_app_id, token) != user.user_id:
+            # Another user claimed the token meanwhile and may have looked for it here before it was saved.
+            self.store.remove_device(user.sdk_app_id, user.user_id, token, claimed_before=claim.number + 1)
         logger.info(
             "device registered",
             extra={
@@ -187,7 +194,9 @@ class Registrations:
             taken_from=taken_from,
         )
 
-    def _save(self, user: UserRef, registration: DeviceRegistration, policy: KickPolicy) -> DevicePlan:
+    def _save(
+        self, user: UserRef, registration: DeviceRegistration, policy: KickPolicy, claim: int
+    ) -> DevicePlan:
         for _attempt in range(SAVE_ATTEMPTS):
             current = self.store.get(user.sdk_app_id, user.user_id, consistent=True)
             plan = plan_devices(current.devices, registration, policy)
@@ -198,6 +207,7 @@ class Registrations:
                     plan.devices,
                     expected_version=current.version,
                     released_tokens=[device.token for device in plan.dropped],
+                    claim=(registration.token, claim),
                 )
             except RegistrationConflict:
                 continue

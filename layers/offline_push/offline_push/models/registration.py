@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -111,6 +112,15 @@ class DeviceRegistration(BaseModel):
             "environment": self.environment.value,
             "registeredAt": iso_millis(self.registered_at),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaim:
+    """The outcome of claiming a device token: who held it before, and this claim's number (DynamoDB numbers
+    the claims of a token one after the other, so the latest claim is known whatever the clocks say)."""
+
+    previous: str | None
+    number: int
 
 
 class UserRegistrations(BaseModel):
