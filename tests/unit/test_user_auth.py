@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import jwt
 import pytest
 
 from offline_push.api.user_auth import MAX_TOKEN_CHARS, authenticate, authorize
@@ -78,6 +85,55 @@ def test_invalid_tokens_are_refused_saying_why(token: str, message: str) -> None
 
     assert (raised.value.status, raised.value.code, raised.value.message) == (401, "InvalidToken", message)
     assert token not in raised.value.message
+
+
+def _signed(payload: dict[str, Any]) -> str:
+    return jwt.encode(payload, SAMPLE_SECRET, algorithm="HS256")
+
+
+def _signed_raw(payload_json: str) -> str:
+    """An HS256 JWT whose payload is exactly ``payload_json`` (which PyJWT's encoder could not produce)."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(payload_json.encode()).rstrip(b"=")
+    signature = hmac.new(SAMPLE_SECRET.encode(), header + b"." + body, hashlib.sha256).digest()
+    return b".".join((header, body, base64.urlsafe_b64encode(signature).rstrip(b"="))).decode()
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", ["4102444800", "1e10", True, None, [4102444800]])
+def test_numeric_dates_written_as_anything_but_a_number_are_refused(claim: str, value: Any) -> None:
+    # Given a token signed with the app's key whose date claim is not a JSON number (RFC 7519 NumericDate)
+    payload = {"sub": "vinson", "aud": str(APP), "exp": int(time.time()) + 600, claim: value}
+    token = _signed(payload)
+
+    # Then it is refused, naming the claim
+    with pytest.raises(InvalidUserToken) as raised:
+        authenticate(token, keys)
+    assert raised.value.message == f"the token's {claim} claim must be a number (a NumericDate, RFC 7519)"
+
+
+@pytest.mark.parametrize(
+    "payload_json",
+    [
+        '{"sub": "vinson", "aud": "1400000001", "exp": NaN}',
+        '{"sub": "vinson", "aud": "1400000001", "exp": Infinity}',
+        '{"sub": "vinson", "aud": "1400000001", "exp": 1e999}',
+    ],
+)
+def test_numeric_dates_that_are_no_finite_number_are_refused(payload_json: str) -> None:
+    with pytest.raises(InvalidUserToken) as raised:
+        authenticate(_signed_raw(payload_json), keys)
+    assert raised.value.message == "the token's exp claim must be a number (a NumericDate, RFC 7519)"
+
+
+def test_a_payload_nested_deeper_than_a_parser_recurses_is_a_malformed_token() -> None:
+    # Given a token (under the length limit) whose payload is 2,000 nested arrays
+    token = _signed_raw("[" * 2000 + "]" * 2000)
+
+    # Then it is refused as malformed, not an error of the service
+    with pytest.raises(InvalidUserToken) as raised:
+        authenticate(token, keys)
+    assert raised.value.message == "the bearer token is not a well-formed JWT"
 
 
 @pytest.mark.parametrize(

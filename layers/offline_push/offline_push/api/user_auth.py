@@ -14,6 +14,7 @@ The token never reaches a log, a response or an exception message.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -36,6 +37,7 @@ from offline_push.errors import (
 from offline_push.logic.registrations import UserRef
 from offline_push.models.app import VerificationKey, parse_sdk_app_id
 from offline_push.models.registration import validate_user_id
+from offline_push.untrusted import contain_panics
 
 # Clock skew tolerated on exp / nbf / iat.
 LEEWAY_SECONDS = 30
@@ -73,25 +75,41 @@ def _audience_app(claims: dict[str, Any]) -> int:
         raise InvalidUserToken("the token's aud claim must be the sdkAppId, as a string") from None
 
 
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """RFC 7519: ``exp``, ``nbf`` and ``iat`` are NumericDates, JSON numbers. PyJWT would read
+    ``"1700000000"`` as a number; a token that writes a date as a string is malformed, and refused."""
+    for claim in ("exp", "nbf", "iat"):
+        if claim not in claims:
+            continue
+        value = claims[claim]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidUserToken(f"the token's {claim} claim must be a number (a NumericDate, RFC 7519)")
+
+
 def authenticate(token: str, keys: KeyLookup) -> UserRef:
     """The user the token proves, or :class:`Unauthorized` saying why not."""
+    malformed = InvalidUserToken("the bearer token is not a well-formed JWT")
     try:
-        unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise InvalidUserToken("the bearer token is not a well-formed JWT") from None
+        with contain_panics(lambda: malformed):
+            unverified = jwt.decode(token, options={"verify_signature": False})
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError, OverflowError):
+        # RecursionError: a payload of nested arrays; the others: what PyJWT lets through of odd JSON.
+        raise malformed from None
+    _check_numeric_dates(unverified)
     sdk_app_id = _audience_app(unverified)
     key = keys(sdk_app_id)
     if key is None:
         raise InvalidUserToken("the token's audience is not an app with a user-auth key")
     try:
-        claims = jwt.decode(
-            token,
-            key.key,
-            algorithms=[key.algorithm.value],
-            audience=str(sdk_app_id),
-            leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "sub", "aud"], "enforce_minimum_key_length": True},
-        )
+        with contain_panics(lambda: InvalidUserToken("the token's signature could not be verified")):
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.algorithm.value],
+                audience=str(sdk_app_id),
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "sub", "aud"], "enforce_minimum_key_length": True},
+            )
     except jwt.ExpiredSignatureError:
         raise ExpiredUserToken("the token has expired: get a new one from the app's server") from None
     except jwt.MissingRequiredClaimError as exc:
@@ -106,7 +124,7 @@ def authenticate(token: str, keys: KeyLookup) -> UserRef:
         raise InvalidUserToken("the token is not valid yet (nbf / iat in the future)") from None
     except jwt.InvalidAudienceError:
         raise InvalidUserToken("the token's audience is not the app") from None
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError, OverflowError):
         raise InvalidUserToken("the token is not valid") from None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
