@@ -246,6 +246,6 @@ def test_the_loader_is_configured_from_the_environment(api: CertificateApi) -> N
     # When a loader is built the way the dispatcher builds it at cold start
     loader = CredentialLoader.from_environ()
 
-    # Then it reads the stored credential, with the default revalidation period
-    assert loader.revalidate_after == 60
+    # Then it reads the stored credential, checking its metadata on every load (once per invocation)
+    assert loader.revalidate_after == 0
     assert loader.load(SDK_APP_ID, 1).topic == BUNDLE_ID

@@ -12,7 +12,7 @@ from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import BUNDLE_ID, SDK_APP_ID, failing
 from tests.support.dispatch import DispatchHarness
-from tests.support.jobs import GROUP, MSG_KEY, ONE_TO_ONE
+from tests.support.jobs import GROUP, MSG_KEY, ONE_TO_ONE, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -237,6 +237,33 @@ def test_a_deleted_certificate_is_recorded_as_the_reason(harness: DispatchHarnes
     _, view = harness.deliveries(SDK_APP_ID, "vinson")
     assert (
         view["devices"][0]["problem"] == "certificate 1 does not exist: nothing can be pushed to this device"
+    )
+
+
+def test_a_warm_dispatcher_stops_using_a_certificate_deleted_since_its_last_invocation(
+    harness: DispatchHarness,
+) -> None:
+    # Given a warm dispatcher that has just pushed to vinson with certificate 1 (the credential is cached)
+    harness.upload_certificate()
+    [token] = harness.register("vinson")["vinson"]
+    harness.enqueue(ONE_TO_ONE)
+    harness.drain()
+    assert len(harness.received(token)) == 1
+
+    # When the operator deletes certificate 1 and the next message comes, to the same container
+    assert harness.certificates.delete(1).status == 204
+    harness.enqueue(job_dict(ONE_TO_ONE, MsgKey="after-delete"))
+    harness.drain()
+
+    # Then nothing more is sent, and the new delivery (newest first) records the deleted certificate
+    assert len(harness.received(token)) == 1
+    status, view = harness.deliveries(SDK_APP_ID, "vinson")
+    latest, first = view["deliveries"]
+    assert (status, first["outcome"], latest["outcome"], latest["reason"]) == (
+        200,
+        "delivered",
+        "failed",
+        "CertificateNotFound",
     )
 
 

@@ -6,15 +6,17 @@ The dispatcher keeps one :class:`CredentialLoader` for the life of its container
     loader = CredentialLoader.from_environ()          # at cold start
     credential = loader.load(sdk_app_id, business_id)  # CertificateCredential | TokenCredential
 
-How the cache learns of a rotation: an entry is trusted for ``revalidate_after`` seconds (default 60,
-``CREDENTIAL_REVALIDATE_SECONDS``). After that the next ``load`` reads the metadata item (one GetItem) and
-compares its ``version`` with the cached one: unchanged, the entry is trusted again; changed (a rotation),
-the file is fetched from S3, the password decrypted with KMS and the key parsed again. So a rotation reaches
-every warm dispatcher within ``revalidate_after`` seconds, and the file is re-read only when it changed. A
-deleted certificate raises :class:`~offline_push.errors.CertificateNotFound` from the first revalidation on.
-:meth:`CredentialLoader.invalidate` forces the check on the next load (e.g. when APNs rejects a
-certificate or a provider token). If the metadata cannot be read during a revalidation, the cached
-credential keeps being used and the check is retried on the next load.
+How the cache learns of a rotation or a deletion: an entry is trusted for ``revalidate_after`` seconds
+(``CREDENTIAL_REVALIDATE_SECONDS``, default 0: not beyond the load that read it). After that the next
+``load`` reads the metadata item (one GetItem) and compares its ``version`` with the cached one: unchanged,
+the entry is trusted again; changed (a rotation), the file is fetched from S3, the password decrypted with
+KMS and the key parsed again. The dispatcher loads each credential once per invocation, so with the default
+a warm dispatcher checks each certificate it uses once per invocation (one read per certificate and batch,
+never per notification): a rotation is used, and a deleted certificate raises
+:class:`~offline_push.errors.CertificateNotFound`, from the first invocation that starts after it. The
+file is re-read only when it changed. :meth:`CredentialLoader.invalidate` forces the check on the next load
+(e.g. when APNs rejects a certificate or a provider token). If the metadata cannot be read during a
+revalidation, the cached credential keeps being used and the check is retried on the next load.
 
 Every credential carries ``cache_key = "<sdkAppId>/<businessId>/v<version>"``: a rotated credential has a new
 key, so connection pools keyed on it open new connections with the new certificate.
@@ -44,7 +46,8 @@ def _logger() -> Logger:
     return Logger(child=True)
 
 
-DEFAULT_REVALIDATE_SECONDS = 60.0
+# Check the metadata on every load: once per certificate and invocation (see the module's notes).
+DEFAULT_REVALIDATE_SECONDS = 0.0
 
 
 class CredentialLoaderSettings(CertificateStorageSettings):
