@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from email.message import Message
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
@@ -34,13 +33,13 @@ JSON_MEDIA_TYPE = "application/json"
 def require_json_content_type(event: BaseProxyEvent) -> None:
     """415 unless the request says ``application/json`` (with no charset, or ``charset=utf-8``)."""
     header = event.headers.get("content-type") or event.headers.get("Content-Type") or ""
-    message = Message()
-    message["content-type"] = header
-    media_type = header.split(";", 1)[0].strip().lower()
-    charset = message.get_param("charset")
-    if media_type != JSON_MEDIA_TYPE or (
-        charset is not None and (not isinstance(charset, str) or charset.strip().lower() != "utf-8")
-    ):
+    media_type, *parameters = (part.strip() for part in header.split(";"))
+    charsets = [
+        value.strip().strip('"').lower()
+        for name, _, value in (parameter.partition("=") for parameter in parameters)
+        if name.strip().lower() == "charset"
+    ]
+    if media_type.lower() != JSON_MEDIA_TYPE or any(charset != "utf-8" for charset in charsets):
         raise UnsupportedMediaType(
             "send the body as Content-Type: application/json (optionally; charset=utf-8)"
         )
