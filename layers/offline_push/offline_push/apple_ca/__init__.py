@@ -71,8 +71,13 @@ class AppleTrust:
 
     def check_issued(self, certificate: x509.Certificate, *, now: dt.datetime) -> None:
         """:class:`NotIssuedByApple` unless one of the issuers, valid at ``now``, issued ``certificate``."""
+        try:
+            with contain_panics(lambda: ValueError("unreadable")):
+                issuer_name = certificate.issuer
+        except ValueError:  # a name the parser refuses: no CA issued that
+            issuer_name = None
         for issuer in self.issuers:
-            if issuer.subject != certificate.issuer:
+            if issuer_name is None or issuer.subject != issuer_name:
                 continue
             if not issuer.not_valid_before_utc <= now < issuer.not_valid_after_utc:
                 continue
