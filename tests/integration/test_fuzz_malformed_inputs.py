@@ -760,9 +760,7 @@ def test_malformed_push_jobs_never_fail_a_batch_and_each_is_a_dead_letter_with_i
             )
         for letter in letters:
             attributes = letter["attributes"]
-            if attributes.get("code") != "InvalidPushJob" or not attributes.get("reason", "").startswith(
-                "invalid "
-            ):
+            if attributes.get("code") != "InvalidPushJob" or not attributes.get("reason"):
                 problems.append(f"batch {start // 9}: dead letter without code or reason: {attributes}")
         invalid += len(expected_invalid)
 
