@@ -59,6 +59,7 @@ from local.apple_pki import PushCertificateKind
 from local.provision import provision
 from local.sqs_poller import lambda_record
 from offline_push.apns import run_in_warm_loop
+from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
 from offline_push.dal.registration_store import device_to_attribute, user_key
 from offline_push.logic.dispatch import QueueRecord
 from offline_push.models.credential import ApnsEnvironment
@@ -255,6 +256,8 @@ def setup(moto_url: str, sandbox: SandboxProcess, receivers: int, *, with_badges
             "APNS_PRODUCTION_URL": sandbox.production_url,
             "APNS_SANDBOX_URL": sandbox.development_url,
             "APNS_EXTRA_CA_BUNDLE": str(sandbox.ca_path),
+            # The bench's certificate is issued by the sandbox's CA, trusted through the test-only setting.
+            TEST_CA_ENVIRONMENT_VARIABLE: str(sandbox.ca_path),
             "DISPATCH_RETRY_BASE_SECONDS": "0",
         }
     )
