@@ -19,6 +19,8 @@ from offline_push.models.app import UserAuthAlgorithm, UserAuthKey, Verification
 from tests.support.user_tokens import SAMPLE_SECRET, ec_key, hmac_key, user_token
 
 APP = 1400000001
+# Tokens of the parameters are made at collection: valid however long the rest of the run takes before them.
+DAY = 86_400
 KEYS = {
     APP: verification_key(APP, UserAuthKey(UserAuthAlgorithm.HS256, SAMPLE_SECRET)),
     1400000002: verification_key(
@@ -48,32 +50,32 @@ def test_expiry_tolerates_a_little_clock_skew() -> None:
     ("token", "message"),
     [
         pytest.param(
-            user_token(hmac_key(), aud=[str(APP), "1400000002"]),
+            user_token(hmac_key(), aud=[str(APP), "1400000002"], expires_in=DAY),
             "the token's aud claim must be the sdkAppId, as a string",
             id="audience naming two apps",
         ),
         pytest.param(
-            user_token(hmac_key(), aud=APP),
+            user_token(hmac_key(), aud=APP, expires_in=DAY),
             "the token's aud claim must be the sdkAppId, as a string",
             id="numeric audience",
         ),
         pytest.param(
-            user_token(hmac_key(), aud="01400000001"),
+            user_token(hmac_key(), aud="01400000001", expires_in=DAY),
             "the token's aud claim must be the sdkAppId, as a string",
             id="non-canonical audience",
         ),
         pytest.param(
-            user_token(hmac_key(), sub=""),
+            user_token(hmac_key(), sub="", expires_in=DAY),
             "the token's sub claim must be the userId",
             id="empty subject",
         ),
         pytest.param(
-            user_token(hmac_key(), aud="1400000002"),
+            user_token(hmac_key(), aud="1400000002", expires_in=DAY),
             "the token must be signed with ES256, the app's algorithm",
             id="HS256 token for an ES256 app",
         ),
         pytest.param(
-            user_token(hmac_key(SAMPLE_SECRET[:-1] + "X")),
+            user_token(hmac_key(SAMPLE_SECRET[:-1] + "X"), expires_in=DAY),
             "the token's signature does not verify with the app's key",
             id="signed with a near copy of the secret",
         ),

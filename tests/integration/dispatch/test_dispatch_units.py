@@ -104,12 +104,13 @@ def test_a_group_job_claims_once_per_unit_and_writes_nothing_per_delivered_notif
     with counting_calls(*dynamodb_clients(harness.app.dispatcher())) as calls:
         batches = harness.drain()
 
-    # Then every member got it once, for: the registrations (100 per read), the app's settings and the
-    # certificate (once per container), one claim for the job (with its receivers), one per unit, one
-    # completion marker per run; nothing per notification
+    # Then every member got it once, for: the registrations (100 per read), the app's settings (once per
+    # container), the certificate's version (once per run: a deleted certificate stops at the next run), one
+    # claim for the job (with its receivers), one per unit, one completion marker per run; nothing per
+    # notification
     assert ([batch.failed for batch in batches], len(harness.received())) == ([[], []], 300)
     assert harness.sandbox.state.duplicates() == {}
-    assert Counter(calls) == {"BatchGetItem": 3, "GetItem": 2, "PutItem": 1 + 3 + 2}
+    assert Counter(calls) == {"BatchGetItem": 3, "GetItem": 1 + 2, "PutItem": 1 + 3 + 2}
 
 
 def test_a_chunk_task_delivered_twice_notifies_nobody_twice(
