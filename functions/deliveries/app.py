@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import Response
@@ -43,7 +43,6 @@ class DeliveriesSettings(EnvSettings):
     deliveries_table: str
     registrations_table: str
     certificates_table: str
-    delivery_records: Literal["all", "failures"] = "all"
 
 
 @cache
@@ -54,7 +53,6 @@ def reports() -> DeliveryReports:
         DeliveryStore(settings.deliveries_table, record_seconds=0),
         RegistrationStore(settings.registrations_table),
         CertificateStore(settings.certificates_table),
-        record_all=settings.delivery_records == "all",
     )
 
 

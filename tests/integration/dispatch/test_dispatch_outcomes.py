@@ -167,6 +167,7 @@ def test_a_partial_failure_retries_only_the_failed_delivery_with_its_badge(harne
             "badge": 1,
             "attempts": 1,
             "reason": "ServiceUnavailable",
+            "unit": "j#",
         }
     ]
     retrying = only_delivery(harness, "vinson")
