@@ -10,7 +10,7 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,9 +30,10 @@ from offline_push.dal.registration_store import RegistrationStore
 from offline_push.logic.deliveries import DeliveryReports
 from offline_push.models.app import parse_sdk_app_id
 from offline_push.settings import EnvSettings
+from offline_push.tracing import function_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = function_tracer()
 
 app = create_resolver(enable_validation=False)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
@@ -27,10 +27,11 @@ from offline_push.dal.registration_store import RegistrationStore
 from offline_push.logic.apps import AppDirectory
 from offline_push.logic.dispatch import Dispatcher, DispatchPolicy, NoUserAuthKeys
 from offline_push.settings import EnvSettings
+from offline_push.tracing import function_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = function_tracer()
 
 
 class DispatchSettings(EnvSettings):
