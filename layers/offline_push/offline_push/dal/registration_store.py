@@ -132,6 +132,7 @@ class RegistrationStore:
         self.max_batch_attempts = max_batch_attempts
         self._sleep = sleep
         self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None  # add_to_badges' workers, kept for warm invocations
 
     @property
     def client(self) -> DynamoDBClient:
@@ -287,8 +288,9 @@ class RegistrationStore:
         if len(wanted) == 1:
             results = [increment(wanted[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(BADGE_WORKERS, len(wanted))) as pool:
-                results = list(pool.map(increment, wanted))
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=BADGE_WORKERS, thread_name_prefix="badges")
+            results = list(self._executor.map(increment, wanted))
         return {user_id: badge for user_id, badge in results if badge is not None}
 
     # --- the registration API ----------------------------------------------------------------------------
