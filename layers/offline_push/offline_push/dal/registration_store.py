@@ -31,6 +31,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from offline_push.dal.json_answers import read_with_json
 from offline_push.errors import RegistrationConflict, StorageError
 from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.registration import (
@@ -139,7 +140,9 @@ class RegistrationStore:
         if self._client is None:
             # Pool big enough for increment_badges' parallel requests; standard retries handle throttling.
             config = Config(max_pool_connections=BADGE_WORKERS, retries={"mode": "standard"})
-            self._client = boto3.client("dynamodb", config=config)
+            client = boto3.client("dynamodb", config=config)
+            read_with_json(client, "BatchGetItem")  # the projection has no binary attribute
+            self._client = client
         return self._client
 
     # --- the dispatcher's hot path ---------------------------------------------------------------------

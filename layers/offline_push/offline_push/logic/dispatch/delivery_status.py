@@ -61,8 +61,8 @@ class DeliveryStatusLog:
         rate = self.success_sample_rate
         for item in owned:
             outcome = item.outcome
-            if isinstance(outcome, Delivered) and item.final is None and sampled(item.key.apns_id, rate):
-                line = self._line(head, run, item.delivery, "SUCCESS", code=200)
+            if isinstance(outcome, Delivered) and item.final is None and sampled(outcome.apns_id, rate):
+                line = self._line(head, run, item.delivery, "SUCCESS", code=200, apns_id=outcome.apns_id)
                 lines.append(_dumps(line))
         for update in updates:
             status = "RETRYING" if update.state is DeliveryState.RETRYING else "FAILURE"
@@ -81,6 +81,7 @@ class DeliveryStatusLog:
         *,
         code: int | None,
         reason: str | None = None,
+        apns_id: str | None = None,
     ) -> dict[str, object]:
         key = delivery.key
         line: dict[str, object] = {
@@ -92,7 +93,7 @@ class DeliveryStatusLog:
             "device": key.device,
             "businessId": delivery.business_id,
             "environment": delivery.environment.value,
-            "apnsId": key.apns_id,
+            "apnsId": apns_id or key.apns_id,  # a delivered one's outcome has it: uuid5 is not free
             "attempt": delivery.attempt,
             "run": run,
         }
