@@ -47,7 +47,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,15 +164,16 @@ class Usage:
     def before_call(
         self, event_name: str, params: Mapping[str, Any], context: dict[str, Any], **rest: Any
     ) -> None:
-        started = time.process_time()
-        self._before_call(event_name, params, context)
-        self.hook_cpu += time.process_time() - started
+        self._timed(self._before_call, event_name, params, context)
 
     def after_call(
         self, event_name: str, parsed: Mapping[str, Any], context: dict[str, Any], **rest: Any
     ) -> None:
+        self._timed(self._after_call, event_name, parsed, context)
+
+    def _timed(self, hook: Callable[..., None], *arguments: Any) -> None:
         started = time.process_time()
-        self._after_call(event_name, parsed, context)
+        hook(*arguments)
         self.hook_cpu += time.process_time() - started
 
     def _before_call(self, event_name: str, params: Mapping[str, Any], context: dict[str, Any]) -> None:

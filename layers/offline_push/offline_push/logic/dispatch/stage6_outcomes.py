@@ -28,7 +28,7 @@ from offline_push.dal.push_queue import OutgoingTask
 from offline_push.errors import StorageError
 from offline_push.logic.delivery_causes import final_cause, prune_cause, retries_exhausted_cause
 from offline_push.logic.dispatch.delivery_status import DeliveryStatusLog
-from offline_push.logic.dispatch.work import DispatchPolicy, Item, Run, Work, outcome_update
+from offline_push.logic.dispatch.work import DispatchPolicy, Item, OutcomeDetails, Run, Work, outcome_update
 from offline_push.models.delivery import DeliveryState, DispatchReason, MessageInfo, OutcomeUpdate
 from offline_push.models.registration import token_hint
 from offline_push.models.task import MAX_TASK_BYTES, RetryItem, WorkKind, encoded_size, retry_task
@@ -134,18 +134,9 @@ def _failure(run: Run, item: Item, failed: Failed) -> OutcomeUpdate:
     credential = item.credential
     topic = credential.topic if credential is not None else "?"
     environment = delivery.environment.value
+    removed = False
     if failed.prune_token:
-        deadline = failed.unregistered_at if failed.status == 410 else delivery.registered_at
-        try:
-            removed = run.parts.registrations.remove_device(
-                delivery.key.sdk_app_id,
-                delivery.key.user_id,
-                delivery.key.token,
-                unless_registered_after=deadline,
-            )
-        except StorageError:
-            removed = False
-            logger.warning("dead registration not removed", extra={"device": token_hint(delivery.key.token)})
+        removed = _remove_dead_token(run, item, failed)
         cause = prune_cause(
             failed.reason,
             business_id=delivery.business_id,
@@ -154,24 +145,45 @@ def _failure(run: Run, item: Item, failed: Failed) -> OutcomeUpdate:
             removed=removed,
             unregistered_at=failed.unregistered_at,
         )
-        logger.info(
-            "dead device token",
-            extra={
-                "reason": failed.reason,
-                "device": token_hint(delivery.key.token),
-                "businessId": delivery.business_id,
-                "removed": removed,
-            },
+    else:
+        if failed.reason in _CREDENTIAL_REASONS:
+            run.parts.credentials.invalidate(delivery.key.sdk_app_id, delivery.business_id)
+        cause = final_cause(
+            failed.reason,
+            failed.status,
+            business_id=delivery.business_id,
+            topic=topic,
+            environment=environment,
         )
-        return outcome_update(
-            run, item, DeliveryState.FAILED, failed.reason, status=failed.status, cause=cause, removed=removed
+    details: OutcomeDetails = {"status": failed.status, "cause": cause, "registration_removed": removed}
+    return outcome_update(run, item, DeliveryState.FAILED, failed.reason, **details)
+
+
+def _remove_dead_token(run: Run, item: Item, failed: Failed) -> bool:
+    """APNs says the token is dead: its registration goes, unless the device registered it again since
+    (410: after Apple's timestamp; otherwise after the registration this delivery used)."""
+    delivery = item.delivery
+    deadline = failed.unregistered_at if failed.status == 410 else delivery.registered_at
+    try:
+        removed = run.parts.registrations.remove_device(
+            delivery.key.sdk_app_id,
+            delivery.key.user_id,
+            delivery.key.token,
+            unless_registered_after=deadline,
         )
-    if failed.reason in _CREDENTIAL_REASONS:
-        run.parts.credentials.invalidate(delivery.key.sdk_app_id, delivery.business_id)
-    cause = final_cause(
-        failed.reason, failed.status, business_id=delivery.business_id, topic=topic, environment=environment
+    except StorageError:
+        removed = False
+        logger.warning("dead registration not removed", extra={"device": token_hint(delivery.key.token)})
+    logger.info(
+        "dead device token",
+        extra={
+            "reason": failed.reason,
+            "device": token_hint(delivery.key.token),
+            "businessId": delivery.business_id,
+            "removed": removed,
+        },
     )
-    return outcome_update(run, item, DeliveryState.FAILED, failed.reason, status=failed.status, cause=cause)
+    return removed
 
 
 def _schedule_retries(run: Run, retries: Mapping[Work, list[tuple[Item, Retryable]]]) -> list[OutcomeUpdate]:
@@ -205,17 +217,8 @@ def _schedule_retries(run: Run, retries: Mapping[Work, list[tuple[Item, Retryabl
                 item.work.failed = True
                 run.report.count("RetryByRedelivery", outcome.reason)
                 lease, retry_at = int(now), None
-            updates.append(
-                outcome_update(
-                    run,
-                    item,
-                    DeliveryState.RETRYING,
-                    outcome.reason,
-                    status=outcome.status,
-                    lease=lease,
-                    retry_at_ms=retry_at,
-                )
-            )
+            details: OutcomeDetails = {"status": outcome.status, "lease": lease, "retry_at_ms": retry_at}
+            updates.append(outcome_update(run, item, DeliveryState.RETRYING, outcome.reason, **details))
     return updates
 
 
@@ -254,31 +257,21 @@ def finish(run: Run, works: list[Work], owned: list[Item]) -> None:
     now_ms = run.now_ms()
     infos: list[MessageInfo] = []
     for work in works:
-        if work.failed or work.queued.kind is WorkKind.RETRY:
+        if work.failed or work.queued.kind is WorkKind.RETRY or (work.no_push is None and not work.no_device):
             continue
-        if work.no_push is not None:
-            infos.append(
-                MessageInfo(
-                    work.app,
-                    work.msg_key,
-                    work.chunk_id,
-                    now_ms,
-                    receivers=len(work.receivers),
-                    no_push_reason=work.no_push.reason.value,
-                    no_push_message=work.no_push.message,
-                )
+        no_push = work.no_push
+        infos.append(
+            MessageInfo(
+                work.app,
+                work.msg_key,
+                work.chunk_id,
+                now_ms,
+                receivers=len(work.receivers),
+                no_device=len(work.no_device),
+                no_push_reason=no_push.reason.value if no_push is not None else None,
+                no_push_message=no_push.message if no_push is not None else None,
             )
-        elif work.no_device:
-            infos.append(
-                MessageInfo(
-                    work.app,
-                    work.msg_key,
-                    work.chunk_id,
-                    now_ms,
-                    receivers=len(work.receivers),
-                    no_device=len(work.no_device),
-                )
-            )
+        )
     deliveries = run.parts.deliveries
     try:
         if infos:

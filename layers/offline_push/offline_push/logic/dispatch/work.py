@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from offline_push.apns import ApnsClientPool, DeliveryOutcome
 from offline_push.dal.push_queue import MAX_DELAY_SECONDS
@@ -73,9 +74,10 @@ class BatchReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parts:
-    """The stores, queue and APNs pool every run uses; the dispatcher holds them for its container's life."""
+    """The stores, queue and APNs pool every run uses, and the dispatcher's knobs: held for a container's
+    life (the dispatcher is its Parts, with the run added)."""
 
     registrations: RegistrationSource
     credentials: CredentialSource
@@ -83,9 +85,9 @@ class Parts:
     deliveries: DeliveryLedger
     queue: TaskQueue
     apns: ApnsClientPool
-    policy: DispatchPolicy
-    clock: Callable[[], float]
-    rng: random.Random
+    policy: DispatchPolicy = field(default_factory=DispatchPolicy)
+    clock: Callable[[], float] = field(default=time.time)
+    rng: random.Random = field(default_factory=random.Random)  # retry jitter, not secrecy
 
 
 @dataclass
@@ -163,29 +165,18 @@ class Item:
         return self.delivery.key
 
 
+class OutcomeDetails(TypedDict, total=False):
+    """What a record of a notification not delivered may say beyond its state and reason."""
+
+    status: int | None
+    cause: str | None
+    lease: int | None
+    retry_at_ms: int | None
+    registration_removed: bool
+
+
 def outcome_update(
-    run: Run,
-    item: Item,
-    state: DeliveryState,
-    reason: str,
-    *,
-    cause: str | None = None,
-    status: int | None = None,
-    lease: int | None = None,
-    retry_at_ms: int | None = None,
-    removed: bool = False,
+    run: Run, item: Item, state: DeliveryState, reason: str, **details: Unpack[OutcomeDetails]
 ) -> OutcomeUpdate:
     """The record of a notification not delivered, owned by ``run``."""
-    return OutcomeUpdate(
-        item.delivery,
-        run.id,
-        state,
-        reason,
-        run.now_ms(),
-        status=status,
-        cause=cause,
-        lease=lease,
-        retry_at_ms=retry_at_ms,
-        registration_removed=removed,
-        unit=item.unit,
-    )
+    return OutcomeUpdate(item.delivery, run.id, state, reason, run.now_ms(), unit=item.unit, **details)
