@@ -98,7 +98,7 @@ Runner = Callable[[Setup, list[str], int], Awaitable[tuple[list[float], int]]]
 # --- ours -------------------------------------------------------------------------------------------------
 
 
-def run_ours() -> Runner:
+def run_ours(topic: str = TOPIC) -> Runner:
     clients: dict[int, ApnsClient] = {}
 
     async def run(setup: Setup, tokens: list[str], in_flight: int) -> tuple[list[float], int]:
@@ -112,7 +112,7 @@ def run_ours() -> Runner:
             )
             client = clients[id(setup)] = ApnsClient(setup.credential, settings)
         notification = Notification(PAYLOAD_BYTES)
-        requests = [ApnsRequest(token, TOPIC, notification, str(uuid.uuid4())) for token in tokens]
+        requests = [ApnsRequest(token, topic, notification, str(uuid.uuid4())) for token in tokens]
         outcomes = await client.send(requests, max_in_flight=in_flight)
         delivered = [outcome for outcome in outcomes if isinstance(outcome, Delivered)]
         return [outcome.elapsed for outcome in delivered], len(delivered)

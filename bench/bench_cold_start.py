@@ -7,8 +7,10 @@ process's peak memory (RSS) after it; the table gives medians. Functions are imp
 output when it holds every function (``.aws-sam/build``: only the function's folder and the built layer on
 the path, no site-packages, as in Lambda), else from the source tree with the test venv (``--source``).
 
-The APNs rows compare the client packages alone: this project's ``offline_push.apns`` (h2 + PyJWT), aioapns
-4.0 (h2 + PyJWT + pyOpenSSL), and httpx with HTTP/2 (httpx[http2]), the usual general-purpose choice.
+The first row is bare ``import boto3`` from the same place: every function's import is given as a multiple
+of it (the target: at most 1.5x). The APNs rows compare the client packages alone: this project's
+``offline_push.apns`` (h2 + PyJWT), aioapns 4.0 (h2 + PyJWT + pyOpenSSL), and httpx with HTTP/2
+(httpx[http2]), the usual general-purpose choice.
 Lambda's Python runtime adds its own start (~100-200 ms, before any import) that no code can change.
 """
 
@@ -111,6 +113,22 @@ def function_rows(samples: int, *, from_build: bool) -> list[Row]:
     return rows
 
 
+def boto3_row(samples: int, *, from_build: bool) -> Row:
+    """Bare ``import boto3``, from where the functions import it: the target is a ratio to this."""
+    if from_build:
+        template = load_template(ROOT / "template.yaml")
+        path = [
+            BUILD_DIR / name / "python"
+            for name in resources_of_type("AWS::Serverless::LayerVersion", template)
+        ]
+        isolated = True
+    else:
+        path, isolated = [ROOT / "layers" / "offline_push", ROOT], False
+    return Row(
+        "boto3 alone", "boto3", [probe("boto3", python_path=path, isolated=isolated) for _ in range(samples)]
+    )
+
+
 def client_rows(samples: int) -> list[Row]:
     path = [ROOT / "layers" / "offline_push", ROOT]
     clients = [
@@ -135,16 +153,21 @@ def main() -> None:
     samples = 3 if args.quick else args.samples
     functions = resources_of_type("AWS::Serverless::Function", load_template(ROOT / "template.yaml"))
     from_build = not args.source and all(BUILD_DIR.joinpath(name).is_dir() for name in functions)
-    rows = function_rows(samples, from_build=from_build) + client_rows(samples)
+    baseline = boto3_row(samples, from_build=from_build)
+    rows = [baseline, *function_rows(samples, from_build=from_build), *client_rows(samples)]
     origin = "sam build's output (.aws-sam/build), no site-packages" if from_build else "the source tree"
     print(
         f"\n{platform.python_implementation()} {platform.python_version()}; functions imported from {origin};"
         f" median of {samples} fresh interpreters.\n"
     )
-    print("| module | import ms | peak RSS MB | modules loaded |")
-    print("|---|---:|---:|---:|")
+    print("| module | import ms | vs boto3 | peak RSS MB | modules loaded |")
+    print("|---|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row.name} (`{row.module}`) | {row.import_ms:,.0f} | {row.rss_mb:,.0f} | {row.modules:,} |")
+        ratio = row.import_ms / baseline.import_ms
+        print(
+            f"| {row.name} (`{row.module}`) | {row.import_ms:,.0f} | {ratio:.2f}x | {row.rss_mb:,.0f} |"
+            f" {row.modules:,} |"
+        )
 
 
 if __name__ == "__main__":

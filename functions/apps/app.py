@@ -10,7 +10,7 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,10 +24,11 @@ from offline_push.dal.user_auth_key_store import UserAuthKeyStore
 from offline_push.logic.apps import AppAdministration
 from offline_push.models.app import parse_sdk_app_id
 from offline_push.settings import EnvSettings
+from offline_push.tracing import function_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = function_tracer()
 
 # The caller is checked before the body (which may hold a secret) is parsed: validation happens in the routes.
 app = create_resolver(enable_validation=False)

@@ -10,7 +10,7 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
@@ -23,10 +23,11 @@ from offline_push.api.http import create_resolver, json_response
 from offline_push.dal.certificate_repository import CertificateRepository, CertificateStorageSettings
 from offline_push.logic.certificates import CertificateService
 from offline_push.models.certificate import CertificateRecord
+from offline_push.tracing import function_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = function_tracer()
 app = create_resolver()
 
 

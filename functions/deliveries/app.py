@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,9 +30,10 @@ from offline_push.dal.registration_store import RegistrationStore
 from offline_push.logic.deliveries import DeliveryReports
 from offline_push.models.app import parse_sdk_app_id
 from offline_push.settings import EnvSettings
+from offline_push.tracing import function_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = function_tracer()
 
 APP = "/v1/apps/<sdk_app_id>"
 
@@ -45,7 +46,6 @@ class DeliveriesSettings(EnvSettings):
     deliveries_table: str
     registrations_table: str
     certificates_table: str
-    delivery_records: Literal["all", "failures"] = "all"
 
 
 @cache
@@ -56,7 +56,6 @@ def reports() -> DeliveryReports:
         DeliveryStore(settings.deliveries_table, record_seconds=0),
         RegistrationStore(settings.registrations_table),
         CertificateStore(settings.certificates_table),
-        record_all=settings.delivery_records == "all",
     )
 
 

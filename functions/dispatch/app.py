@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
@@ -27,10 +27,11 @@ from offline_push.dal.registration_store import RegistrationStore
 from offline_push.logic.apps import AppDirectory
 from offline_push.logic.dispatch import Dispatcher, DispatchPolicy, NoUserAuthKeys
 from offline_push.settings import EnvSettings
+from offline_push.tracing import function_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = function_tracer()
 
 
 class DispatchSettings(EnvSettings):
@@ -39,7 +40,6 @@ class DispatchSettings(EnvSettings):
     apps_table: str
     push_queue_url: str
     push_dead_letter_queue_url: str
-    delivery_records: Literal["all", "failures"] = "all"
     delivery_record_days: float = Field(default=7.0, gt=0)
     dispatch_chunk_size: int = Field(default=500, ge=1, le=10_000)
     dispatch_max_attempts: int = Field(default=5, ge=1, le=20)
@@ -49,16 +49,18 @@ class DispatchSettings(EnvSettings):
     dispatch_send_reserve_seconds: float = Field(default=5.0, ge=0)
     # Parallel single-item DynamoDB writes (claims, outcomes) per instance: they hide DynamoDB's latency.
     dispatch_write_concurrency: int = Field(default=32, ge=1, le=128)
+    # Percent of delivered pushes given a delivery-status log line (failures always get one).
+    delivery_success_sample_rate: float = Field(default=100.0, ge=0, le=100)
 
     def policy(self) -> DispatchPolicy:
         return DispatchPolicy(
-            record_all=self.delivery_records == "all",
             chunk_size=self.dispatch_chunk_size,
             max_attempts=self.dispatch_max_attempts,
             retry_base_seconds=self.dispatch_retry_base_seconds,
             retry_max_seconds=self.dispatch_retry_max_seconds,
             lease_margin_seconds=self.dispatch_lease_margin_seconds,
             send_reserve_seconds=self.dispatch_send_reserve_seconds,
+            success_sample_rate=self.delivery_success_sample_rate,
         )
 
 

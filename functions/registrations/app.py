@@ -12,7 +12,7 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,10 +30,11 @@ from offline_push.errors import Unauthorized
 from offline_push.logic.apps import AppDirectory
 from offline_push.logic.registrations import Registrations, UserRef
 from offline_push.settings import EnvSettings
+from offline_push.tracing import function_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = function_tracer()
 
 # Powertools' validation runs before the route, and the caller must be authenticated before their body is
 # looked at: bodies are parsed in the routes, after require_user.

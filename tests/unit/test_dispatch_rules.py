@@ -15,7 +15,7 @@ from offline_push.api.deliveries import decode_cursor, encode_cursor, parse_limi
 from offline_push.errors import InvalidRequest
 from offline_push.logic.deliveries import resolve
 from offline_push.logic.delivery_causes import final_cause, prune_cause, retries_exhausted_cause
-from offline_push.logic.dispatch import DispatchPolicy, _retry_delay
+from offline_push.logic.dispatch import DispatchPolicy, retry_delay
 from offline_push.models.delivery import (
     APNS_ID_NAMESPACE,
     MESSAGE_SHARDS,
@@ -75,7 +75,7 @@ def test_retry_delays_double_per_attempt_with_jitter_and_stay_within_sqs_limit(
     attempt: int, low: int, high: int
 ) -> None:
     rng = random.Random(7)  # noqa: S311 - jitter
-    delays = {_retry_delay(DispatchPolicy(retry_base_seconds=5), attempt, rng) for _ in range(200)}
+    delays = {retry_delay(DispatchPolicy(retry_base_seconds=5), attempt, rng) for _ in range(200)}
 
     assert low <= min(delays)
     assert max(delays) <= high
@@ -85,7 +85,7 @@ def test_retry_delays_double_per_attempt_with_jitter_and_stay_within_sqs_limit(
 def test_a_zero_base_retries_at_once() -> None:
     rng = random.Random()  # noqa: S311 - jitter
 
-    assert _retry_delay(DispatchPolicy(retry_base_seconds=0), 3, rng) == 0
+    assert retry_delay(DispatchPolicy(retry_base_seconds=0), 3, rng) == 0
 
 
 NOW = 1_795_000_000.0

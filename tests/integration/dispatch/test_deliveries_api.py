@@ -26,10 +26,18 @@ def send_messages(harness: DispatchHarness, keys: list[str], **fields: object) -
         time.sleep(0.002)  # records are ordered by the millisecond of their claim
 
 
+def refuse(harness: DispatchHarness, token: str, count: int) -> None:
+    """APNs refuses the next ``count`` notifications to ``token`` (a final answer: each gets a record)."""
+    harness.sandbox.state.add_fault(
+        Fault(FaultKind.STATUS, status=400, reason="TopicDisallowed", token=token, count=count)
+    )
+
+
 def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness) -> None:
-    # Given five messages delivered to vinson, one after the other
+    # Given five messages to vinson, one after the other, that APNs refused
     harness.upload_certificate()
     [token] = harness.register("vinson")["vinson"]
+    refuse(harness, token, 5)
     send_messages(harness, ["m-1", "m-2", "m-3", "m-4", "m-5"])
 
     # When an operator reads them two at a time
@@ -41,7 +49,7 @@ def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness)
         assert status == HTTPStatus.OK
         pages.append(page)
 
-    # Then the pages hold them newest first, each as delivered with its device hint and apns-id
+    # Then the pages hold them newest first, each with its device hint, apns-id and why it failed
     assert [[d["msgKey"] for d in page["deliveries"]] for page in pages] == [
         ["m-5", "m-4"],
         ["m-3", "m-2"],
@@ -51,13 +59,17 @@ def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness)
     newest = first["deliveries"][0]
     assert newest == {
         "msgKey": "m-5",
-        "outcome": "delivered",
+        "outcome": "failed",
         "at": newest["at"],
         "device": f"{token[:8]}…(32B)",
         "businessId": 1,
         "environment": "development",
         "apnsId": DeliveryKey(SDK_APP_ID, "m-5", "vinson", token).apns_id,
+        "badge": 5,
         "attempts": 1,
+        "reason": "TopicDisallowed",
+        "status": 400,
+        "cause": "certificate 1 may not push to com.example.chat",
     }
     assert {key: first[key] for key in ("sdkAppId", "userId", "devices", "recorded")} == {
         "sdkAppId": SDK_APP_ID,
@@ -76,7 +88,7 @@ def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness)
                 },
             }
         ],
-        "recorded": "every outcome",
+        "recorded": "failures and retries only",
     }
     assert "diagnosis" not in first
 
@@ -99,16 +111,11 @@ def test_a_user_without_a_device_is_told_so(harness: DispatchHarness) -> None:
         "message": "the user has no registered device: the app never called setAPNS after logging in (or "
         "with a certificate of this app), or the user logged out or was kicked by a login on another device",
     }
-    assert [(d["msgKey"], d["outcome"], d["reason"]) for d in view["deliveries"]] == [
-        (MSG_KEY, "noDevice", "NoDeviceRegistered")
-    ]
+    assert view["deliveries"] == []
 
 
-def test_with_failures_only_recorded_delivered_notifications_are_not_listed(
-    harness: DispatchHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a deployment recording failures only, and a message delivered then one refused by APNs
-    monkeypatch.setenv("DELIVERY_RECORDS", "failures")
+def test_delivered_notifications_are_not_listed_and_failures_are(harness: DispatchHarness) -> None:
+    # Given a message delivered to vinson, then one refused by APNs
     harness.upload_certificate()
     [token] = harness.register("vinson")["vinson"]
     send_messages(harness, ["m-1"])
@@ -199,7 +206,8 @@ def test_bad_requests_get_a_clear_4xx(
 def test_a_cursor_of_another_user_is_refused(harness: DispatchHarness) -> None:
     # Given a page of vinson's deliveries with a next cursor
     harness.upload_certificate()
-    harness.register(["vinson", "mum"])
+    [token] = harness.register(["vinson", "mum"])["vinson"]
+    refuse(harness, token, 2)
     send_messages(harness, ["m-1", "m-2"])
     _, page = harness.deliveries(SDK_APP_ID, "vinson", limit="1")
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from functions.dispatch.app import DispatchSettings, build_dispatcher
-from local.provision import Provisioned
 from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.delivery import DeliveryKey
@@ -33,13 +32,6 @@ class Clock:
 
 class Crash(Exception):
     """The function dying mid-run (a timeout, out of memory): nothing after it happens."""
-
-
-@pytest.fixture(autouse=True, params=["all", "failures"])
-def records(request: pytest.FixtureRequest, aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every guarantee holds whatever is recorded: per notification (all) or per unit of work (failures)."""
-    monkeypatch.setenv("DELIVERY_RECORDS", request.param)  # after the template's environment (aws)
-    return str(request.param)
 
 
 @pytest.fixture

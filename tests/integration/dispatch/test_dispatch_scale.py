@@ -15,7 +15,6 @@ from collections import Counter
 import pytest
 
 from local.apns_sandbox import Fault, FaultKind
-from local.provision import Provisioned
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID, counting_calls
 from tests.support.dispatch import DispatchHarness
@@ -27,19 +26,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:No applicatio
 REMAINING_MS = 600_000
 
 
-@pytest.fixture(autouse=True, params=["all", "failures"])
-def records(request: pytest.FixtureRequest, aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Claims per notification (every outcome recorded) and per unit of work (failures only)."""
-    monkeypatch.setenv("DELIVERY_RECORDS", request.param)  # after the template's environment (aws)
-    return str(request.param)
-
-
 def group_job(users: list[str]) -> dict[str, object]:
     return job_dict(GROUP, To_Account=users, OfflinePushInfo={"ApnsInfo": {"BadgeMode": 1}})
 
 
 def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each(
-    harness: DispatchHarness, records: str
+    harness: DispatchHarness,
 ) -> None:
     # Given 5,000 group members with a device each
     harness.upload_certificate()
@@ -76,14 +68,11 @@ def test_a_5000_receiver_group_is_split_into_chunk_tasks_and_delivered_once_each
     assert received == Counter(token for user in users for token in tokens[user])
     assert harness.sandbox.state.duplicates() == {}
 
-    # ... and the chunks' DynamoDB requests per 1,000 receivers: the registrations (100 per read), then one
-    # claim per notification (every outcome recorded), or one per unit of 500 and a marker per run (failures)
+    # ... and the chunks' DynamoDB requests per 1,000 receivers: the registrations (100 per read), one claim
+    # per unit of 500, and one completion marker per run (the drain's runs took the nine chunks in one batch)
     per_1000 = len(dynamodb) * 1000 / 4500
-    if records == "all":
-        assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 4500 + 1}
-    else:
-        assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 9 + 1}
-        assert per_1000 <= 15
+    assert Counter(dynamodb) == {"BatchGetItem": 45, "PutItem": 9 + 1}
+    assert per_1000 <= 15
 
 
 def test_10000_notifications_through_apns_faults_end_delivered_once_or_recorded(

@@ -1,7 +1,7 @@
-"""Claims per unit of work, when only failures are recorded (DELIVERY_RECORDS=failures): one conditional write
-per job chunk instead of one per notification, with every guarantee of the per-notification claims: a
-duplicated chunk notifies nobody twice, an interrupted unit is taken over and sends only what its run did not
-settle, each failure is recorded per notification, and retries the queue refused are not lost."""
+"""Claims per unit of work: one conditional write per job or chunk of a job instead of one per notification,
+with the guarantees of a claim per notification: a duplicated chunk notifies nobody twice, an interrupted unit
+is taken over and sends only what its run did not settle, each failure is recorded per notification, and
+retries the queue refused are not lost."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from functions.dispatch.app import DispatchSettings, build_dispatcher
 from local.apns_sandbox import Fault, FaultKind
-from local.provision import Provisioned
 from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.delivery import DeliveryKey
@@ -36,11 +35,6 @@ class Clock:
 
 class Crash(Exception):
     """The function dying mid-run: nothing after it happens."""
-
-
-@pytest.fixture(autouse=True)
-def failures_only(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DELIVERY_RECORDS", "failures")  # after the template's environment (aws)
 
 
 @pytest.fixture

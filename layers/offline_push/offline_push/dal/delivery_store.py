@@ -3,19 +3,21 @@
 Items (``pk``, ``sk`` strings; every item expires by TTL, ``expiresAt``, after ``DELIVERY_RECORD_DAYS``):
 
 - **delivery** ``pk = m#<sdkAppId>#<shard>#<msgKey>``, ``sk = d#<sha256(token)[:32]>#<userId>``: one per
-  notification, written by the claim before anything is sent (conditional put: the idempotency key is
-  (sdkAppId, MsgKey, receiver, token)). ``shard`` (00-15, from the receiver) spreads a large group's claims
-  over 16 partition keys. Attributes: ``sdkAppId``, ``msgKey``, ``userId``, ``user``
+  notification *not delivered* (failed, retrying), written by its unit's owner; and one per notification of
+  a job resending another job's MsgKey to new receivers, claimed before it is sent (conditional put: the
+  key is (sdkAppId, MsgKey, receiver, token)). ``shard`` (00-15, from the receiver) spreads a large group's
+  items over 16 partition keys. Attributes: ``sdkAppId``, ``msgKey``, ``userId``, ``user``
   (``<sdkAppId>#<userId>``), ``device`` (a token hint, never the whole token), ``businessId``,
   ``environment``, ``apnsId``, ``state``, ``run``, ``lease``, ``attempt``, ``badge``,
   ``reason``/``status``/``cause``, ``registrationRemoved``, ``retryAt``, ``claimedAt``, and ``at`` when the
   item is listed in the receiver's deliveries.
 - **receiver record** ``sk = u#<userId>`` in the same partitions: a receiver the message gave nothing to
-  (``noDevice``, ``noPush``); written only when every outcome is recorded.
+  (``noDevice``, ``noPush``), written by earlier releases; still read, no longer written (the message info
+  counts these receivers).
 - **message info** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = c#<chunk id>``: counts a message's chunk has
   beyond its deliveries (receivers without a device, a job-level no-push, an invalid job).
-- **unit of work** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = u#<chunk id>``, or the **job item** ``sk = j#``
-  (only failures recorded): the claim of a job's chunk (``run``, ``lease``, ``notifications``, ``orphans``),
+- **unit of work** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = u#<chunk id>``, or the **job item** ``sk = j#``:
+  the claim of a job's chunk (``run``, ``lease``, ``notifications``, ``orphans``),
   one conditional write instead of one per notification; the job item names the job holding the MsgKey
   (``job``: its digest) and its receivers (``receivers``: 8 bytes of SHA-256 each, 80 KB for 10,000), and is
   the job's unit too when the job is not split. A delivery item of a unit (failed, retrying) carries ``unit``.
@@ -24,7 +26,7 @@ Items (``pk``, ``sk`` strings; every item expires by TTL, ``expiresAt``, after `
   delivery item: no write per delivered notification.
 
 The global secondary index ``ByUser`` (``user``, ``at``) lists a receiver's deliveries newest first; it is
-sparse: items without ``at`` (delivered notifications when only failures are recorded) are not in it.
+sparse: only items with ``at`` (failures, retries, receiver records) are in it.
 
 Claims and outcomes are single-item conditional writes run in parallel: DynamoDB bills them per item
 (1 WRU each up to 1 KB, half of a transactional write), one duplicate never cancels a hundred others, and
@@ -54,7 +56,6 @@ from offline_push.models.delivery import (
     DeliveryState,
     MessageInfo,
     OutcomeUpdate,
-    ReceiverRecord,
     StoredDelivery,
     StoredUnit,
     TakeOver,
@@ -101,10 +102,6 @@ def delivery_item_key(key: DeliveryKey) -> dict[str, Any]:
         "pk": {"S": delivery_pk(key.sdk_app_id, key.msg_key, key.user_id)},
         "sk": {"S": f"d#{token_digest(key.token)}#{key.user_id}"},
     }
-
-
-def receiver_item_key(sdk_app_id: int, msg_key: str, user_id: str) -> dict[str, Any]:
-    return {"pk": {"S": delivery_pk(sdk_app_id, msg_key, user_id)}, "sk": {"S": f"u#{user_id}"}}
 
 
 def unit_key(sdk_app_id: int, msg_key: str, unit: str) -> dict[str, Any]:
@@ -381,7 +378,7 @@ class DeliveryStore:
             return StorageError("a delivery could not be taken over")
         return CLAIMED
 
-    # --- units of work (only failures recorded) ---------------------------------------------------------
+    # --- units of work -----------------------------------------------------------------------------------
 
     def claim_units(self, claims: Sequence[UnitClaim]) -> list[UnitClaimResult]:
         """Claim each unit (or job) unless it exists; an existing one is returned as it is stored."""
@@ -614,23 +611,6 @@ class DeliveryStore:
             logger.warning("outcome not recorded", extra={"reason": update.reason})
             return False
         return True
-
-    def put_receiver_records(self, records: Sequence[ReceiverRecord]) -> None:
-        self._batch_write(
-            {
-                **receiver_item_key(record.sdk_app_id, record.msg_key, record.user_id),
-                "sdkAppId": _n(record.sdk_app_id),
-                "msgKey": _s(record.msg_key),
-                "userId": _s(record.user_id),
-                "user": _s(user_partition(record.sdk_app_id, record.user_id)),
-                "state": _s(record.state.value),
-                "reason": _s(record.reason),
-                "cause": _s(record.cause),
-                "at": _n(record.now_ms),
-                "expiresAt": self._expires_at(record.now_ms),
-            }
-            for record in records
-        )
 
     def put_message_infos(self, infos: Sequence[MessageInfo]) -> None:
         items = []

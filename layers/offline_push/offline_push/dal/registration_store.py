@@ -31,6 +31,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from offline_push.dal.json_answers import read_with_json
 from offline_push.errors import RegistrationConflict, StorageError
 from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.registration import (
@@ -139,13 +140,16 @@ class RegistrationStore:
         self.max_batch_attempts = max_batch_attempts
         self._sleep = sleep
         self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None  # add_to_badges' workers, kept for warm invocations
 
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
             # Pool big enough for increment_badges' parallel requests; standard retries handle throttling.
             config = Config(max_pool_connections=BADGE_WORKERS, retries={"mode": "standard"})
-            self._client = boto3.client("dynamodb", config=config)
+            client = boto3.client("dynamodb", config=config)
+            read_with_json(client, "BatchGetItem")  # the projection has no binary attribute
+            self._client = client
         return self._client
 
     # --- the dispatcher's hot path ---------------------------------------------------------------------
@@ -276,29 +280,37 @@ class RegistrationStore:
         return int(answer["Attributes"]["badge"]["N"])
 
     def increment_badges(self, sdk_app_id: int, user_ids: Iterable[str], by: int = 1) -> dict[str, int]:
-        """:meth:`increment_badge` for many users, up to :data:`BADGE_WORKERS` requests in flight.
+        """:meth:`add_to_badges` with the same ``by`` for every user."""
+        users = dict.fromkeys(user for user in user_ids if is_storable_user_id(user))
+        return self.add_to_badges(sdk_app_id, dict.fromkeys(users, by))
 
-        Returns the new badge of each user incremented. A user is absent if they have no registration, or if
-        their increment failed (logged; push them with the badge :meth:`get_many` read, plus one): a badge
-        is a hint, not worth failing a push for.
+    def add_to_badges(self, sdk_app_id: int, increments: Mapping[str, int]) -> dict[str, int]:
+        """Add to each user's badge counter (user -> how much) and return the new values, up to
+        :data:`BADGE_WORKERS` requests in flight.
+
+        A user is absent from the answer if they have no registration, or if their increment failed (logged;
+        push them with the badge :meth:`get_many` read, plus one): a badge is a hint, not worth failing a push
+        for.
         """
-        users = list(dict.fromkeys(user for user in user_ids if is_storable_user_id(user)))
-        if not users:
+        wanted = [(user, by) for user, by in increments.items() if is_storable_user_id(user)]
+        if not wanted:
             return {}
         _ = self.client  # created once, before the threads share it (boto3 clients are thread-safe)
 
-        def increment(user_id: str) -> tuple[str, int | None]:
+        def increment(entry: tuple[str, int]) -> tuple[str, int | None]:
+            user_id, by = entry
             try:
                 return user_id, self.increment_badge(sdk_app_id, user_id, by)
             except StorageError:
                 logger.warning("badge increment failed", extra={"sdkAppId": sdk_app_id})
                 return user_id, None
 
-        if len(users) == 1:
-            results = [increment(users[0])]
+        if len(wanted) == 1:
+            results = [increment(wanted[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(BADGE_WORKERS, len(users))) as pool:
-                results = list(pool.map(increment, users))
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=BADGE_WORKERS, thread_name_prefix="badges")
+            results = list(self._executor.map(increment, wanted))
         return {user_id: badge for user_id, badge in results if badge is not None}
 
     # --- the registration API ----------------------------------------------------------------------------

@@ -7,9 +7,9 @@
 
 A stored delivery's state is resolved for display: ``pending`` is *delivered* once its run's completion
 marker exists (no write is spent per delivered notification), *sending* while its run's lease lasts, and
-*interrupted* after that (its run died; the job's next processing takes it over). With only failures
-recorded, a delivered notification has no item at all: its unit of work counts it (``notifications``), and
-it resolves the same way through the unit's run.
+*interrupted* after that (its run died; the job's next processing takes it over). A delivered notification
+has no item at all (its delivery-status log line says it was sent): its unit of work counts it
+(``notifications``), and it resolves the same way through the unit's run.
 """
 
 from __future__ import annotations
@@ -96,13 +96,11 @@ class DeliveryReports:
         registrations: RegistrationReader,
         certificates: CertificateReader,
         *,
-        record_all: bool,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.deliveries = deliveries
         self.registrations = registrations
         self.certificates = certificates
-        self.record_all = record_all
         self._clock = clock
 
     def user_deliveries(
@@ -119,7 +117,7 @@ class DeliveryReports:
             "sdkAppId": sdk_app_id,
             "userId": user_id,
             "devices": self._devices(sdk_app_id, registrations),
-            "recorded": "every outcome" if self.record_all else "failures and retries only",
+            "recorded": "failures and retries only",
         }
         if not registrations.devices:
             view["diagnosis"] = {

@@ -1,9 +1,11 @@
 """Deliveries: one notification of one message to one device of one receiver, and what became of it.
 
-A delivery is identified by (sdkAppId, MsgKey, receiver, device token): the dispatcher claims that key with a
-conditional write before it sends, so the same job delivered twice (SQS delivers at least once; an IM backend
-may resend a MsgKey) never notifies a device twice. Every attempt at one delivery carries the same ``apns-id``
-(a UUIDv5 of the key), so APNs' side and the sandbox can tell repeats apart.
+A delivery is identified by (sdkAppId, MsgKey, receiver, device token). The dispatcher claims the *unit of
+work* holding it (a job, a chunk of one) with a conditional write before it sends, so the same job delivered
+twice (SQS delivers at least once; an IM backend may resend a MsgKey) never notifies a device twice; a
+delivery gets an item of its own only when it is not delivered (failed, retrying). Every attempt at one
+delivery carries the same ``apns-id`` (a UUIDv5 of the key), so APNs' side and the sandbox can tell repeats
+apart.
 
 The states a stored delivery goes through (README.md "Dispatch" has the whole table):
 
@@ -12,8 +14,8 @@ The states a stored delivery goes through (README.md "Dispatch" has the whole ta
               *interrupted* after (the run died: whoever processes the job again takes it over).
 ``retrying``  APNs answered something worth retrying (429, 5xx, connection loss): a retry task is queued.
 ``failed``    final: ``reason`` says why (Apple's reason, or ours: certificate deleted, retries exhausted...).
-``noDevice`` / ``noPush``   per-receiver records of a message that gave no notification (only when every
-              outcome is recorded: ``DELIVERY_RECORDS=all``).
+``noDevice`` / ``noPush``   per-receiver records of a message that gave no notification, written by earlier
+              releases (read, no longer written: the message's info counts these receivers).
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class StoredDelivery:
     registration_removed: bool = False
     retry_at: int | None = None  # epoch ms
     at: int = 0  # epoch ms: first claimed (or recorded)
-    unit: str | None = None  # the unit of work that sent it, when claimed per unit (failures recorded only)
+    unit: str | None = None  # the unit of work that sent it (absent: claimed on its own)
 
     @property
     def terminal(self) -> bool:
@@ -154,7 +156,7 @@ class StoredDelivery:
 class StoredUnit:
     """A unit of work's claim (or a job's), as stored.
 
-    With only failures recorded, the dispatcher claims a *unit* (a job's chunk of receivers) with one
+    The dispatcher claims a *unit* (a job, or a job's chunk of receivers) with one
     conditional write instead of one per notification: ``run`` owns every notification of the unit until
     ``lease``; they are delivered once the run's completion marker exists, unless a per-notification record
     (failed, retrying) says otherwise. The job item (``unit`` ``j#``) names the job that owns the message
@@ -247,19 +249,6 @@ class OutcomeUpdate:
     retry_at_ms: int | None = None
     registration_removed: bool = False
     unit: str | None = None  # the delivery was claimed per unit: its record is written whole, unconditionally
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiverRecord:
-    """A receiver a message gave no notification to (no device, or a job-level no-push)."""
-
-    sdk_app_id: int
-    msg_key: str
-    user_id: str
-    state: DeliveryState
-    reason: str
-    cause: str
-    now_ms: int
 
 
 @dataclass(frozen=True, slots=True)
