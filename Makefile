@@ -49,7 +49,8 @@ format: $(BIN)/.installed  ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: validate
-validate: $(VENV_SAM)/bin/.installed  ## sam validate --lint (cfn-lint) on template.yaml, offline
+validate: $(VENV_SAM)/bin/.installed  ## sam validate (the SAM transform, as sam deploy runs it) and sam validate --lint (cfn-lint), offline
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --template template.yaml
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
 
 .PHONY: pytest
