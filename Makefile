@@ -78,6 +78,10 @@ invoke: $(BIN)/.installed  ## run one handler on a sample event against local AW
 build: $(VENV_SAM)/bin/.installed  ## sam build (no Docker needed: the runtime's Python is put on PATH)
 	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
 
+.PHONY: print-python
+print-python:  # the runtime's Python, for the tests that run `sam build` themselves
+	@echo $(PYTHON)
+
 .PHONY: build-check
 build-check: build $(BIN)/.installed  ## import every built function with only the built layer on its path, on the runtime's Python
 	PYTHONPATH=layers/offline_push:. $(BIN)/python -m local.check_build
