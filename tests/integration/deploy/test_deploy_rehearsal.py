@@ -33,7 +33,7 @@ REGION = "us-east-1"
 ARTIFACT_BUCKET = "offline-push-artifacts"
 
 # moto warns once per skipped resource type: expected for MOTO_SKIPS, which the tests below check.
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::.* not supported by moto:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 
 # Resource types moto's CloudFormation skips (it reports them created, creates nothing): checked below.
 MOTO_SKIPS = frozenset(
