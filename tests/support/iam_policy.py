@@ -159,6 +159,11 @@ def _matches(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     return _pattern(pattern, ignore_case).fullmatch(value) is not None
 
 
+def action_matches(pattern: str, action: str) -> bool:
+    """Whether an Action pattern ("dynamodb:*", "s3:GetObject") names the action (case-insensitive)."""
+    return _matches(pattern, action, ignore_case=True)
+
+
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 
