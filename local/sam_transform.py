@@ -111,9 +111,7 @@ def _run_translator(request: str) -> str:
             f"the SAM translator's venv is missing ({python}): run `make venv`, or set "
             f"{SAM_PYTHON_ENVIRONMENT_VARIABLE} to a Python with aws-sam-translator"
         )
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PYTHON"))
-    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PYTHON"))}
     environment.update({"AWS_DEFAULT_REGION": json.loads(request)["region"], "SAM_CLI_TELEMETRY": "0"})
     completed = subprocess.run(  # noqa: S603 - our own script, on our own venv's Python
         [str(python), str(_TRANSLATOR_MAIN)],

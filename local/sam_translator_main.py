@@ -14,13 +14,13 @@ import json
 import sys
 from typing import Any
 
+import boto3
+from samtranslator.model.exceptions import InvalidDocumentException
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
 
 def translate(request: dict[str, Any]) -> dict[str, Any]:
-    import boto3
-    from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
     session = boto3.session.Session(region_name=request.get("region", "us-east-1"))
     translator = Translator(None, Parser(), boto_session=session)
     try:

@@ -7,6 +7,10 @@ whose handler (``functions/<folder>/...``) is on the calling thread's stack; cal
 (``asyncio.to_thread``) belong to the function that started it. Calls of the tests themselves (setup, checks)
 and of moto belong to no function and are not recorded.
 
+The e2e tests run `make run` in its own process: started through :mod:`tests.support.recorded_run`, it records
+the same way and appends each new operation to the file named by ``OFFLINE_PUSH_AWS_OPERATIONS_LOG`` (set by
+this plugin for the session), which :func:`recorded_operations` reads back.
+
 :func:`iam_requests` turns a recorded operation into the IAM requests AWS authorizes for it, the implied ones
 included: S3 with SSE-KMS asks KMS on the caller's behalf (``kms:ViaService`` = S3), Secrets Manager with a
 customer-managed key too, and a function with an SQS event source needs the poller's permissions.
@@ -16,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -53,6 +59,8 @@ class Operation:
 
 RECORDED: set[Operation] = set()
 _lock = threading.Lock()
+OPERATIONS_LOG_VARIABLE = "OFFLINE_PUSH_AWS_OPERATIONS_LOG"
+_log_path: str | None = None  # set in a recorded process other than pytest's: where its operations go
 
 
 # --- recording --------------------------------------------------------------------------------------------
@@ -104,7 +112,15 @@ def _record(params: Mapping[str, Any], model: Any, **_: Any) -> None:
     service = str(model.service_model.service_name)
     operation = Operation(function, service, str(model.name), _facts(service, params))
     with _lock:
+        if operation in RECORDED:
+            return
         RECORDED.add(operation)
+        if _log_path is not None:
+            with open(_log_path, "a", encoding="utf-8") as log:
+                log.write(
+                    json.dumps([operation.function, operation.service, operation.name, operation.facts])
+                    + "\n"
+                )
 
 
 _original_create_client = botocore.session.Session.create_client
@@ -126,9 +142,31 @@ async def _to_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> 
         _ORIGIN.reset(token)
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def install(log_path: str | None = None) -> None:
+    """Record from now on, in this process; with ``log_path``, also append each new operation there."""
+    global _log_path  # noqa: PLW0603 - one recorder per process
+    _log_path = log_path
     botocore.session.Session.create_client = _create_client  # type: ignore[method-assign]
     asyncio.to_thread = _to_thread
+
+
+def recorded_operations() -> set[Operation]:
+    """What this process recorded, and what the processes it started through recorded_run logged."""
+    operations = set(RECORDED)
+    log = os.environ.get(OPERATIONS_LOG_VARIABLE)
+    if log and os.path.exists(log):
+        with open(log, encoding="utf-8") as lines:
+            for line in lines:
+                function, service, name, facts = json.loads(line)
+                operations.add(Operation(function, service, name, tuple(tuple(fact) for fact in facts)))
+    return operations
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    install()
+    if OPERATIONS_LOG_VARIABLE not in os.environ:
+        folder = tempfile.mkdtemp(prefix="offline-push-operations-")
+        os.environ[OPERATIONS_LOG_VARIABLE] = os.path.join(folder, "operations.jsonl")
     config.addinivalue_line(
         "markers", "after_every_other_test: runs once every other test of the session has run"
     )
@@ -175,7 +213,7 @@ def _single_key(template: Mapping[str, Any]) -> str:
     keys = [name for name, body in template["Resources"].items() if body["Type"] == "AWS::KMS::Key"]
     if len(keys) != 1:
         raise AssertionError(f"the privilege test maps every key id to the template's one key: {keys}")
-    return keys[0]
+    return str(keys[0])
 
 
 def iam_requests(operation: Operation, template: Mapping[str, Any], names: StackNames) -> Iterator[Request]:
@@ -188,10 +226,12 @@ def iam_requests(operation: Operation, template: Mapping[str, Any], names: Stack
         bucket, object_key = operation.fact("Bucket") or "", operation.fact("Key")
         resource = f"arn:aws:s3:::{bucket}" + (f"/{object_key}" if object_key is not None else "")
         action = {"HeadObject": "GetObject", "ListObjectsV2": "ListBucket"}.get(name, name)
-        context = [("aws:SecureTransport", "true")]
+        s3_context = [("aws:SecureTransport", "true")]
         if operation.fact("ServerSideEncryption") is not None:
-            context.append(("s3:x-amz-server-side-encryption", operation.fact("ServerSideEncryption") or ""))
-        yield Request(f"s3:{action}", resource, tuple(context))
+            s3_context.append(
+                ("s3:x-amz-server-side-encryption", operation.fact("ServerSideEncryption") or "")
+            )
+        yield Request(f"s3:{action}", resource, tuple(s3_context))
         via_s3 = (("kms:ViaService", f"s3.{names.region}.amazonaws.com"),)
         if name == "PutObject" and operation.fact("ServerSideEncryption") in (None, "aws:kms"):
             yield Request("kms:GenerateDataKey", key, via_s3)  # the bucket's default key, or the one named
@@ -227,7 +267,13 @@ def _dynamodb_requests(operation: Operation, names: StackNames) -> Iterator[Requ
         )
     for batched in operation.facts_named("RequestItems"):
         yield Request(f"dynamodb:{name}", names.table_arn(batched))
-    transact = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+    transact = {
+        "Put": "PutItem",
+        "Update": "UpdateItem",
+        "Delete": "DeleteItem",
+        "ConditionCheck": "ConditionCheckItem",
+        "Get": "GetItem",
+    }
     for item in operation.facts_named("TransactItem"):
         kind, _, item_table = item.partition(":")
         yield Request(f"dynamodb:{transact[kind]}", names.table_arn(item_table))

@@ -59,13 +59,16 @@ def built_template() -> Path:
         return built
     if not SAM.is_file():
         raise RuntimeError(f"{SAM} is missing: run `make venv` (or `make build`)")
-    python = os.environ.get("PYTHON") or subprocess.run(  # the runtime's Python on PATH, as `make build`
-        ["make", "-s", "--no-print-directory", "-f", "Makefile", "print-python"],  # noqa: S607
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    python = (
+        os.environ.get("PYTHON")
+        or subprocess.run(  # the runtime's Python on PATH, as `make build`
+            ["make", "-s", "--no-print-directory", "-f", "Makefile", "print-python"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     environment = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
     environment["PATH"] = f"{Path(python).parent}:{environment['PATH']}"
     subprocess.run(  # noqa: S603

@@ -167,7 +167,9 @@ def action_matches(pattern: str, action: str) -> bool:
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 
-def _condition_holds(operator: str, key: str, expected: tuple[str, ...], request: Request) -> bool:
+def _condition_holds(  # noqa: PLR0911 - one answer per operator family
+    operator: str, key: str, expected: tuple[str, ...], request: Request
+) -> bool:
     if operator.startswith(("ForAnyValue:", "ForAllValues:")):
         raise NotImplementedError(f"condition operator {operator} (multivalued keys) is not evaluated")
     if_exists = operator.endswith("IfExists")

@@ -35,7 +35,8 @@ class StackPolicies:
         return [
             statement
             for bucket, statements in self.bucket_policies.items()
-            if request.resource == f"arn:aws:s3:::{bucket}" or request.resource.startswith(f"arn:aws:s3:::{bucket}/")
+            if request.resource == f"arn:aws:s3:::{bucket}"
+            or request.resource.startswith(f"arn:aws:s3:::{bucket}/")
             for statement in statements
         ]
 
@@ -120,8 +121,12 @@ def stack_policies(
             )
         elif kind == "AWS::S3::BucketPolicy":
             resolved = _deep_resolve(properties, resolver)
-            policies.bucket_policies[resolved["Bucket"]] = statements_of(resolved["PolicyDocument"], logical_id)
+            policies.bucket_policies[resolved["Bucket"]] = statements_of(
+                resolved["PolicyDocument"], logical_id
+            )
         elif kind == "AWS::KMS::Key":
             resolved = _deep_resolve(properties, resolver)
-            policies.key_policies[names.key_arn(logical_id)] = statements_of(resolved["KeyPolicy"], logical_id)
+            policies.key_policies[names.key_arn(logical_id)] = statements_of(
+                resolved["KeyPolicy"], logical_id
+            )
     return policies

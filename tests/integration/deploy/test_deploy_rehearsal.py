@@ -108,7 +108,7 @@ def _create_stack(name: str, transformed: dict[str, Any], parameters: dict[str, 
     )
     [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
     stack["Resources"] = cloudformation.list_stack_resources(StackName=name)["StackResourceSummaries"]
-    return stack
+    return dict(stack)
 
 
 def _cfn_lint(transformed: dict[str, Any], path: Path) -> subprocess.CompletedProcess[str]:
@@ -221,7 +221,8 @@ def test_what_moto_skips_is_declared_as_aws_needs_it(parameters: dict[str, str])
     # And the bucket policy denies plain HTTP and uploads not encrypted with KMS
     [bucket_policy] = by_type["AWS::S3::BucketPolicy"].values()
     statements = {
-        statement["Sid"]: statement for statement in bucket_policy["Properties"]["PolicyDocument"]["Statement"]
+        statement["Sid"]: statement
+        for statement in bucket_policy["Properties"]["PolicyDocument"]["Statement"]
     }
     assert bucket_policy["Properties"]["Bucket"] == {"Ref": "CertificateBucket"}
     assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
@@ -246,9 +247,7 @@ def test_every_function_has_its_own_log_group_kept_for_the_retention_parameter()
     resources = transform(load_template(), region=REGION)["Resources"]
     functions = [name for name, body in resources.items() if body["Type"] == "AWS::Lambda::Function"]
     groups = {
-        name: body["Properties"]
-        for name, body in resources.items()
-        if body["Type"] == "AWS::Logs::LogGroup"
+        name: body["Properties"] for name, body in resources.items() if body["Type"] == "AWS::Logs::LogGroup"
     }
 
     # Then each function's log group is declared, with the retention parameter; so is the API's access log

@@ -1,4 +1,5 @@
-"""Enough privilege, and no more: every AWS operation the functions perform in the tests, judged by their roles.
+"""Enough privilege, and no more: every AWS operation the functions perform in the tests, judged by
+their roles.
 
 moto enforces no IAM, so a permission missing from a role would show only on AWS. The operations each
 function performed in this session's integration and e2e tests (recorded by tests.support.aws_operations)
@@ -22,10 +23,10 @@ import pytest
 from local.sam_transform import TemplateRejected, parameter_combinations, transform
 from local.template import load_template
 from tests.support.aws_operations import (
-    RECORDED,
     StackNames,
     event_source_requests,
     iam_requests,
+    recorded_operations,
 )
 from tests.support.deploy import ROOT, with_todays_auth_blocks
 from tests.support.iam_policy import Request, action_matches, decide
@@ -73,9 +74,11 @@ def test_every_operation_each_function_performed_in_the_tests_is_allowed_by_its_
     if missing:
         pytest.skip(f"needs the integration and e2e tests in the session (missing: {missing})")
     template = load_template()
-    functions = [name for name, body in template["Resources"].items() if body["Type"] == "AWS::Serverless::Function"]
+    functions = [
+        name for name, body in template["Resources"].items() if body["Type"] == "AWS::Serverless::Function"
+    ]
     performed: dict[str, set[Request]] = defaultdict(set)
-    for operation in RECORDED:
+    for operation in recorded_operations():
         performed[operation.function].update(iam_requests(operation, template, NAMES))
     for function in functions:
         performed[function].update(event_source_requests(template, function, NAMES))
@@ -89,7 +92,9 @@ def test_every_operation_each_function_performed_in_the_tests_is_allowed_by_its_
         policies = stack_policies(transform(template, parameters), parameters, NAMES)
         for function, role in policies.roles.items():
             allows = [statement for statement in role.statements if statement.effect == "Allow"]
-            granted.update((function, statement.label(), action) for statement in allows for action in statement.actions)
+            granted.update(
+                (function, statement.label(), action) for statement in allows for action in statement.actions
+            )
             for aws_request in performed[function]:
                 verdict = _judge(policies, function, aws_request)
                 if verdict is not None:

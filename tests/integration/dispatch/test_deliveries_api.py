@@ -239,7 +239,11 @@ def test_admin_reads_of_deliveries_log_the_caller_and_what_was_read(harness: Dis
 
     # Then each read is logged with the caller's IAM principal and what was read, and nothing else of the call
     reads = [
-        {key: value for key, value in line.items() if key in ("message", "caller", "sdkAppId", "userId", "msgKey")}
+        {
+            key: value
+            for key, value in line.items()
+            if key in ("message", "caller", "sdkAppId", "userId", "msgKey")
+        }
         for line in map(json.loads, logs.getvalue().splitlines())
         if line.get("message", "").endswith(" read")
     ]
