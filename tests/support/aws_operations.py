@@ -163,10 +163,10 @@ def recorded_operations() -> set[Operation]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    install()
     if OPERATIONS_LOG_VARIABLE not in os.environ:
         folder = tempfile.mkdtemp(prefix="offline-push-operations-")
         os.environ[OPERATIONS_LOG_VARIABLE] = os.path.join(folder, "operations.jsonl")
+    install(log_path=os.environ[OPERATIONS_LOG_VARIABLE])
     config.addinivalue_line(
         "markers", "after_every_other_test: runs once every other test of the session has run"
     )
@@ -279,10 +279,15 @@ def _dynamodb_requests(operation: Operation, names: StackNames) -> Iterator[Requ
         yield Request(f"dynamodb:{transact[kind]}", names.table_arn(item_table))
 
 
-def event_source_requests(template: Mapping[str, Any], function: str, names: StackNames) -> list[Request]:
-    """What Lambda's SQS poller does with the function's role for each of its SQS event sources."""
+def runtime_requests(template: Mapping[str, Any], function: str, names: StackNames) -> list[Request]:
+    """What Lambda does with the function's role: writing its logs (to the log group of the function's name,
+    which CloudFormation generates, so any), and polling each of its SQS event sources."""
+    log_group = f"arn:aws:logs:{names.region}:{names.account}:log-group:/aws/lambda/{names.stack_name}-{function}"
+    requests = [
+        Request("logs:CreateLogStream", f"{log_group}-GeneratedSuffix:*"),
+        Request("logs:PutLogEvents", f"{log_group}-GeneratedSuffix:log-stream:*"),
+    ]
     events = template["Resources"][function]["Properties"].get("Events") or {}
-    requests = []
     for event in events.values():
         if event.get("Type") != "SQS":
             continue

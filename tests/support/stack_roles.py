@@ -78,6 +78,54 @@ def _resolver(template: Mapping[str, Any], parameters: Mapping[str, str], names:
     return done
 
 
+# The AWS managed policies the SAM transform attaches, as AWS publishes them (AWS Managed Policy Reference
+# Guide). Any other managed policy stops the test: it cannot be judged without its statements.
+AWS_MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        }
+    ],
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:GetSamplingStatisticSummaries",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+MANAGED_PREFIX = "managed:"
+
+
+def managed_statements(arn: str) -> list[Statement]:
+    if arn not in AWS_MANAGED_POLICIES:
+        raise AssertionError(f"{arn}: an AWS managed policy the privilege test does not know; add its statements")
+    name = arn.rsplit("/", 1)[-1]
+    return statements_of({"Statement": AWS_MANAGED_POLICIES[arn]}, f"{MANAGED_PREFIX}{name}")
+
+
 _NO_VALUE = object()
 
 
@@ -116,9 +164,10 @@ def stack_policies(
                 for policy in role.get("Policies", [])
                 for statement in statements_of(policy["PolicyDocument"], f"{role_id}/{policy['PolicyName']}")
             ]
-            policies.roles[logical_id] = FunctionRole(
-                logical_id, role_id, statements, list(role.get("ManagedPolicyArns", []))
-            )
+            managed = list(role.get("ManagedPolicyArns", []))
+            for arn in managed:
+                statements.extend(managed_statements(arn))
+            policies.roles[logical_id] = FunctionRole(logical_id, role_id, statements, managed)
         elif kind == "AWS::S3::BucketPolicy":
             resolved = _deep_resolve(properties, resolver)
             policies.bucket_policies[resolved["Bucket"]] = statements_of(
