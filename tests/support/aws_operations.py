@@ -282,7 +282,8 @@ def _dynamodb_requests(operation: Operation, names: StackNames) -> Iterator[Requ
 def runtime_requests(template: Mapping[str, Any], function: str, names: StackNames) -> list[Request]:
     """What Lambda does with the function's role: writing its logs (to the log group of the function's name,
     which CloudFormation generates, so any), and polling each of its SQS event sources."""
-    log_group = f"arn:aws:logs:{names.region}:{names.account}:log-group:/aws/lambda/{names.stack_name}-{function}"
+    logs = f"arn:aws:logs:{names.region}:{names.account}"
+    log_group = f"{logs}:log-group:/aws/lambda/{names.stack_name}-{function}"
     requests = [
         Request("logs:CreateLogStream", f"{log_group}-GeneratedSuffix:*"),
         Request("logs:PutLogEvents", f"{log_group}-GeneratedSuffix:log-stream:*"),

@@ -121,7 +121,7 @@ MANAGED_PREFIX = "managed:"
 
 def managed_statements(arn: str) -> list[Statement]:
     if arn not in AWS_MANAGED_POLICIES:
-        raise AssertionError(f"{arn}: an AWS managed policy the privilege test does not know; add its statements")
+        raise AssertionError(f"{arn}: a managed policy the privilege test does not know; add its statements")
     name = arn.rsplit("/", 1)[-1]
     return statements_of({"Statement": AWS_MANAGED_POLICIES[arn]}, f"{MANAGED_PREFIX}{name}")
 

@@ -24,9 +24,9 @@ from local.sam_transform import TemplateRejected, parameter_combinations, transf
 from local.template import load_template
 from tests.support.aws_operations import (
     StackNames,
-    runtime_requests,
     iam_requests,
     recorded_operations,
+    runtime_requests,
 )
 from tests.support.deploy import ROOT, with_todays_auth_blocks
 from tests.support.iam_policy import Request, action_matches, decide
