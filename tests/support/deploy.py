@@ -26,6 +26,13 @@ CFN_LINT = ROOT / ".venv-sam" / "bin" / "cfn-lint"
 
 # The routes of RegistrationsFunction that carried `Auth: Authorizer: NONE` when `sam deploy` failed.
 TODAYS_AUTH_NONE_EVENTS = ("RegisterDevice", "UnregisterDevices", "SetBadge")
+# What the pinned SAM translator (and so `sam deploy`) answers to them.
+TODAYS_TRANSFORM_ERROR = (
+    "Invalid Serverless Application Specification document. Number of errors found: 1. "
+    "Resource with id [RegistrationsFunction] is invalid. Event with id [RegisterDevice] is invalid. "
+    "Unable to set Authorizer on API method [put] for path [/v1/apps/{sdkAppId}/users/{userId}/apns] "
+    "because 'NONE' is only a valid value when a DefaultAuthorizer on the API is specified."
+)
 
 
 def with_todays_auth_blocks(template: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,14 @@ from moto import mock_aws
 
 from local.sam_transform import RESOURCE_SWITCHES, TemplateRejected, parameter_combinations, transform
 from local.template import load_template
-from tests.support.deploy import CFN_LINT, ROOT, built_template, with_todays_auth_blocks, zip_folder
+from tests.support.deploy import (
+    CFN_LINT,
+    ROOT,
+    TODAYS_TRANSFORM_ERROR,
+    built_template,
+    with_todays_auth_blocks,
+    zip_folder,
+)
 
 REGION = "us-east-1"
 ARTIFACT_BUCKET = "offline-push-artifacts"
@@ -268,9 +275,4 @@ def test_the_rehearsal_refuses_the_template_with_todays_auth_blocks() -> None:
     for parameters in parameter_combinations():
         with pytest.raises(TemplateRejected) as refused:
             transform(broken, parameters, region=REGION)
-        assert str(refused.value) == (
-            "Invalid Serverless Application Specification document. Number of errors found: 1. "
-            "Resource with id [RegistrationsFunction] is invalid. Event with id [RegisterDevice] is invalid. "
-            "Unable to set Authorizer on API method [put] for path [/v1/apps/{sdkAppId}/users/{userId}/apns] "
-            "because 'NONE' is only a valid value when a DefaultAuthorizer on the API is specified."
-        )
+        assert str(refused.value) == TODAYS_TRANSFORM_ERROR
