@@ -194,33 +194,6 @@ def test_vinsons_deliveries_answer_why_and_when_over_http(stack: RunningStack) -
     assert sorted(delivered) == sorted(msg_key for msg_key, _, _ in EXPECTED)
 
 
-def test_ctrl_c_stops_the_stack_and_the_story_was_printed_as_the_phone_shows_it(stack: RunningStack) -> None:
-    # When the user presses Ctrl-C
-    stack.process.send_signal(signal.SIGINT)
-    output, _ = stack.process.communicate(timeout=60)
-
-    # Then it stops cleanly, having printed each notification as the lock screen shows it
-    assert stack.process.returncode == 0, output
-    for line in (
-        "│ Denny:晚上一起吃饭吗？",  # noqa: RUF001
-        '└─ sound: default · badge: 1 · ext: "jump to denny"',
-        "│ Dad(Family):周末回家吃饭",
-        "└─ sound: ding.caf · badge: 3",
-        "│ Red packet",
-        "not pushed: CustomWithoutDesc",
-    ):
-        assert line in output, output
-    assert not (stack.state_dir / "ready").exists()
-
-
-def test_exit_after_story_tells_the_story_and_exits(tmp_path: Path) -> None:
-    process = _start(tmp_path, "--exit-after-story")
-    output, _ = process.communicate(timeout=START_TIMEOUT)
-
-    assert process.returncode == 0, output
-    assert "│ Denny:[语音]" in output
-
-
 def test_make_run_writes_the_env_vars_file_that_points_sam_local_invoke_at_this_stack(
     stack: RunningStack,
 ) -> None:
@@ -281,6 +254,33 @@ def test_make_run_writes_the_env_vars_file_that_points_sam_local_invoke_at_this_
     )
     for function, variables in written.items():
         assert {name: resolved[function][name] for name in variables} == variables, function
+
+
+def test_ctrl_c_stops_the_stack_and_the_story_was_printed_as_the_phone_shows_it(stack: RunningStack) -> None:
+    # When the user presses Ctrl-C
+    stack.process.send_signal(signal.SIGINT)
+    output, _ = stack.process.communicate(timeout=60)
+
+    # Then it stops cleanly, having printed each notification as the lock screen shows it
+    assert stack.process.returncode == 0, output
+    for line in (
+        "│ Denny:晚上一起吃饭吗？",  # noqa: RUF001
+        '└─ sound: default · badge: 1 · ext: "jump to denny"',
+        "│ Dad(Family):周末回家吃饭",
+        "└─ sound: ding.caf · badge: 3",
+        "│ Red packet",
+        "not pushed: CustomWithoutDesc",
+    ):
+        assert line in output, output
+    assert not (stack.state_dir / "ready").exists()
+
+
+def test_exit_after_story_tells_the_story_and_exits(tmp_path: Path) -> None:
+    process = _start(tmp_path, "--exit-after-story")
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+
+    assert process.returncode == 0, output
+    assert "│ Denny:[语音]" in output
 
 
 def _moto_kms(stack: RunningStack) -> Any:
