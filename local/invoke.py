@@ -31,6 +31,8 @@ from local.lambda_runtime import (
     function_definitions,
     shared_environment,
 )
+from local.provision import LOCAL_PARAMETERS
+from local.sam_transform import TemplateRejected, transform
 from local.stack import LOCAL_RUNTIME_ENVIRONMENT
 from local.template import TEMPLATE_PATH
 
@@ -51,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read the event {arguments.event}: {exc}", file=sys.stderr)
         return 2
     aws = LocalAws(arguments.template, region=arguments.region)
+    try:  # what AWS's SAM transform refuses is refused here too, with its message
+        declared = aws.template.get("Parameters", {})
+        parameters = {name: value for name, value in LOCAL_PARAMETERS.items() if name in declared}
+        transform(aws.template, parameters, region=arguments.region)
+    except TemplateRejected as exc:
+        print(f"the SAM transform refuses {arguments.template}: {exc}", file=sys.stderr)
+        return 2
     definitions = function_definitions(aws.template, template_path=arguments.template)
     try:
         definition = find_function(definitions, arguments.function)

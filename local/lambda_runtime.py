@@ -215,7 +215,8 @@ class EnvironmentConflict(ValueError):
 
 def resolve_environment(definition: FunctionDefinition, provisioned: Provisioned) -> dict[str, str]:
     """The function's variables as CloudFormation would resolve them against the provisioned resources."""
-    return {name: provisioned.resolve(value) for name, value in definition.environment.items()}
+    resolved = {name: provisioned.resolve_property(value) for name, value in definition.environment.items()}
+    return {name: value for name, value in resolved.items() if value is not None}
 
 
 def shared_environment(

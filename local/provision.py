@@ -50,6 +50,15 @@ class Provisioned:
             return self.resolve(when_true if self.conditions[condition] else when_false)
         raise ValueError(f"cannot resolve {value!r} locally")
 
+    def resolve_property(self, value: Any) -> str | None:
+        """A property's value, or None where it comes to ``AWS::NoValue`` (CloudFormation drops it)."""
+        if isinstance(value, dict) and value.get("Ref") == "AWS::NoValue":
+            return None
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve_property(when_true if self.conditions[condition] else when_false)
+        return self.resolve(value)
+
     def evaluate(self, condition: Any) -> bool:
         """A condition of the template's ``Conditions`` (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``,
         ``Condition``), as CloudFormation evaluates it."""
@@ -216,5 +225,7 @@ def function_environment(document: dict[str, Any], provisioned: Provisioned) -> 
             variables.update(body["Properties"].get("Environment", {}).get("Variables", {}))
     environment = {}
     for name, value in variables.items():
-        environment[name] = provisioned.resolve(value)
+        resolved = provisioned.resolve_property(value)
+        if resolved is not None:
+            environment[name] = resolved
     return environment

@@ -6,7 +6,8 @@ APNs client pointed at the sandbox; walks the seed's story (:mod:`local.story`) 
 phone shows; then keeps serving the API until Ctrl-C (``--exit-after-story`` to stop after the story).
 
 Everything it writes lives in ``--state-dir`` (default ``.local-stack/``): the sandbox's CA, and
-``stack.json`` with the URLs and the admin key, for scripts and tests that talk to the running stack.
+``stack.json`` with the URLs and the admin key, for scripts and tests that talk to the running stack, and
+``sam-env.json``, the ``--env-vars`` file for ``sam local invoke`` against this stack (:mod:`local.sam_env`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from local.apns_sandbox.process import SandboxProcess, start_sandbox_process
 from local.apple_pki import ApplePki
+from local.sam_env import SAM_ENV_FILE, sam_env_vars
 from local.stack import LocalStack
 from local.story import SDK_APP_ID, Api, Story, StoryError
 from local.template import TEMPLATE_PATH
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         with stack:
             description = describe(stack, sandbox)
             write_private(state_dir / "stack.json", json.dumps(description, indent=2))
+            write_private(state_dir / SAM_ENV_FILE, json.dumps(sam_env_vars(stack), indent=2))
             print_summary(stack, sandbox)
             if not arguments.no_story:
                 story = Story(
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             write_private(state_dir / "ready", "ready\n")
             if arguments.exit_after_story:
                 return 0
-            print_try_it(stack)
+            print_try_it(stack, state_dir / SAM_ENV_FILE)
             stopping.wait()
             print("\nstopping…")
     finally:
@@ -139,14 +142,16 @@ def print_summary(stack: LocalStack, sandbox: SandboxProcess) -> None:
     print()
 
 
-def print_try_it(stack: LocalStack) -> None:
+def print_try_it(stack: LocalStack, sam_env: Path) -> None:
     api, key = stack.api_url, stack.admin_key
     print(
         f"""
 The API keeps serving until Ctrl-C. Try it:
   curl -H 'X-Admin-Key: {key}' {api}/v1/apps/{SDK_APP_ID}/certificates
   curl -H 'X-Admin-Key: {key}' {api}/v1/apps/{SDK_APP_ID}/users/vinson/deliveries
-  make invoke FN=DispatchFunction EVENT=events/dispatch-one-to-one.json"""
+  make invoke FN=DispatchFunction EVENT=events/dispatch-one-to-one.json
+With Docker, a function in Lambda's own image against this stack's AWS (see README, "Local stack"):
+  sam local invoke DispatchFunction -e events/dispatch-one-to-one.json --env-vars {sam_env}"""
     )
 
 

@@ -1,5 +1,8 @@
 """The local stack: template.yaml's functions running on one machine, with no AWS account and no Docker.
 
+The template goes through the pinned SAM translator first (:mod:`local.sam_transform`): a template AWS would
+refuse is refused here too, with the translator's message.
+
 :class:`LocalStack` starts, in order: moto's server with the template's resources (:mod:`local.aws`), the
 functions' environment in this process, one API Gateway emulator per HTTP API of the template
 (:mod:`local.api_gateway`) and one poller per SQS event source (:mod:`local.sqs_poller`); ``stop`` undoes
@@ -38,6 +41,8 @@ from local.lambda_runtime import (
     function_definitions,
     shared_environment,
 )
+from local.provision import LOCAL_PARAMETERS
+from local.sam_transform import transform
 from local.sqs_poller import SqsPoller, sqs_event_sources
 from local.template import TEMPLATE_PATH
 
@@ -76,6 +81,15 @@ class LocalStack:
         self.receive_wait_seconds = receive_wait_seconds
         self.extra_environment = dict(extra_environment or {})
         self.aws = LocalAws(template_path, host=host, region=region, stack_name=stack_name)
+        # AWS runs the SAM transform before anything is created, and refuses what it refuses: so does this
+        # stack (local.sam_transform.TemplateRejected, with the translator's message), rather than serve a
+        # template that cannot deploy.
+        declared = self.aws.template.get("Parameters", {})
+        transform(
+            self.aws.template,
+            {name: value for name, value in LOCAL_PARAMETERS.items() if name in declared},
+            region=region,
+        )
         self.definitions: dict[str, FunctionDefinition] = function_definitions(
             self.aws.template, template_path=template_path, code_root=code_root, stack_name=stack_name
         )

@@ -30,8 +30,9 @@ def _session() -> boto3.Session:
     return boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-# The APNs sandbox fixtures (sandbox, apns_settings, pki, ca_bundle).
-pytest_plugins = ("tests.support.apns",)
+# The APNs sandbox fixtures (sandbox, apns_settings, pki, ca_bundle), and the record of every AWS operation
+# each function performs (for the privilege test, tests/integration/deploy/test_privileges.py).
+pytest_plugins = ("tests.support.apns", "tests.support.aws_operations")
 
 
 @pytest.fixture(autouse=True)

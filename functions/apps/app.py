@@ -71,8 +71,11 @@ def put_settings(sdk_app_id: str) -> Response[str]:
 
 @app.get(SETTINGS)
 def get_settings(sdk_app_id: str) -> Response[str]:
-    require_iam_caller(app.current_event.raw_event)
-    return json_response(HTTPStatus.OK, administration().describe(parse_sdk_app_id(sdk_app_id)).public_view())
+    caller = require_iam_caller(app.current_event.raw_event)
+    app_id = parse_sdk_app_id(sdk_app_id)
+    # The audit trail of admin reads: who read which app's settings (the IAM principal, never a credential).
+    logger.info("app settings read", extra={"caller": caller, "sdkAppId": app_id})
+    return json_response(HTTPStatus.OK, administration().describe(app_id).public_view())
 
 
 # The event is never logged: a PUT carries the app's secret.

@@ -61,9 +61,11 @@ def reports() -> DeliveryReports:
 
 @app.get(f"{APP}/users/<user_id>/deliveries")
 def user_deliveries(sdk_app_id: str, user_id: str) -> Response[str]:
-    require_iam_caller(app.current_event.raw_event)
+    caller = require_iam_caller(app.current_event.raw_event)
     app_id = parse_sdk_app_id(sdk_app_id)
     user = parse_user_id(user_id)
+    # The audit trail of admin reads: who read whose deliveries (the IAM principal, never a credential).
+    logger.info("user deliveries read", extra={"caller": caller, "sdkAppId": app_id, "userId": user})
     limit = parse_limit(app.current_event.get_query_string_value("limit"))
     start = decode_cursor(
         app.current_event.get_query_string_value("cursor"), user_partition=user_partition(app_id, user)
@@ -75,8 +77,10 @@ def user_deliveries(sdk_app_id: str, user_id: str) -> Response[str]:
 
 @app.get(f"{APP}/messages/<msg_key>")
 def message_summary(sdk_app_id: str, msg_key: str) -> Response[str]:
-    require_iam_caller(app.current_event.raw_event)
-    summary = reports().message_summary(parse_sdk_app_id(sdk_app_id), parse_msg_key(msg_key))
+    caller = require_iam_caller(app.current_event.raw_event)
+    app_id, key = parse_sdk_app_id(sdk_app_id), parse_msg_key(msg_key)
+    logger.info("message summary read", extra={"caller": caller, "sdkAppId": app_id, "msgKey": key})
+    summary = reports().message_summary(app_id, key)
     return json_response(HTTPStatus.OK, summary)
 
 

@@ -20,6 +20,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +89,17 @@ def _start(state_dir: Path, *extra: str) -> subprocess.Popen[str]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         environment.pop(name, None)
     return subprocess.Popen(  # noqa: S603 - our own entry point
-        [sys.executable, "-m", "local.run", "--state-dir", str(state_dir), "--port", "0", *extra],
+        # `make run`, recording each function's AWS operations for the privilege test
+        [
+            sys.executable,
+            "-m",
+            "tests.support.recorded_run",
+            "--state-dir",
+            str(state_dir),
+            "--port",
+            "0",
+            *extra,
+        ],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -189,6 +200,68 @@ def test_vinsons_pushes_are_counted_delivered_and_none_is_listed_as_a_failure_ov
     assert (status, len(answer["devices"]), answer["deliveries"]) == (HTTPStatus.OK, 1, [])
 
 
+def test_make_run_writes_the_env_vars_file_that_points_sam_local_invoke_at_this_stack(
+    stack: RunningStack,
+) -> None:
+    # Given the running stack's moto endpoint and push queue, as a container on this host reaches them
+    endpoint = stack.description["awsEndpoint"].replace("127.0.0.1", "host.docker.internal")
+    queue_url = stack.description["queueUrl"].replace("127.0.0.1", "host.docker.internal")
+    [key_id] = [key["KeyId"] for key in _moto_kms(stack).list_keys()["Keys"]]
+    shared = {
+        "APPS_TABLE": "AppsTable",
+        "AWS_ENDPOINT_URL": endpoint,
+        "CERTIFICATES_TABLE": "CertificatesTable",
+        "CERTIFICATE_BUCKET": "offline-push-certificatebucket",
+        "KMS_KEY_ID": key_id,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_METRICS_NAMESPACE": "OfflinePush",
+        "POWERTOOLS_SERVICE_NAME": "offline-push",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PROVIDER_TOKENS_TABLE": "ProviderTokensTable",
+        "REGISTRATIONS_TABLE": "RegistrationsTable",
+    }
+    deliveries = {"DELIVERIES_TABLE": "DeliveriesTable", "DELIVERY_RECORDS": "all"}
+    secrets = {"APP_SECRETS_PREFIX": "offline-push/apps/"}
+
+    # When `make run` has written its env-vars file for `sam local invoke`
+    path = stack.state_dir / "sam-env.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+
+    # Then each function gets its own variables with the stack's names and the endpoint as a container sees it
+    assert written == {
+        "CertificatesFunction": shared,
+        "RegistrationsFunction": {**shared, **secrets},
+        "AppsFunction": {**shared, **secrets},
+        "DispatchFunction": {
+            **shared,
+            **deliveries,
+            "DELIVERY_RECORD_DAYS": "7",
+            "PUSH_DEAD_LETTER_QUEUE_URL": queue_url.replace("PushQueue", "PushDeadLetterQueue"),
+            "PUSH_QUEUE_URL": queue_url,
+        },
+        "DeliveriesFunction": {**shared, **deliveries},
+    }
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    # And SAM CLI's own resolution (what `sam local invoke` runs before it starts the container) passes them
+    resolved = json.loads(
+        subprocess.run(  # noqa: S603
+            [
+                str(ROOT / ".venv-sam" / "bin" / "python"),
+                str(ROOT / "tests" / "support" / "sam_cli_environment.py"),
+                str(ROOT / "template.yaml"),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            timeout=300,
+        ).stdout
+    )
+    for function, variables in written.items():
+        assert {name: resolved[function][name] for name in variables} == variables, function
+
+
 def test_ctrl_c_stops_the_stack_and_the_story_was_printed_as_the_phone_shows_it(stack: RunningStack) -> None:
     # When the user presses Ctrl-C
     stack.process.send_signal(signal.SIGINT)
@@ -214,3 +287,13 @@ def test_exit_after_story_tells_the_story_and_exits(tmp_path: Path) -> None:
 
     assert process.returncode == 0, output
     assert "│ Denny:[语音]" in output
+
+
+def _moto_kms(stack: RunningStack) -> Any:
+    return boto3.client(
+        "kms",
+        endpoint_url=stack.description["awsEndpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )

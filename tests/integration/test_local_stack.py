@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from local.aws import LocalAws
+from local.sam_transform import TemplateRejected
 from local.stack import LocalStack
+from local.template import load_template
+from tests.support.deploy import TODAYS_TRANSFORM_ERROR, with_todays_auth_blocks, write_template
 from tests.support.local_stack.client import send
 from tests.support.local_stack.store import app as store_module
 
@@ -102,3 +105,17 @@ def test_one_process_runs_one_emulated_aws_at_a_time() -> None:
         pytest.raises(RuntimeError, match=f"already runs at {running.endpoint_url}"),
     ):
         LocalAws(TEMPLATE).start()
+
+
+def test_the_stack_refuses_a_template_the_sam_transform_refuses_with_the_translators_message(
+    tmp_path: Path,
+) -> None:
+    # Given template.yaml with the three `Auth: Authorizer: NONE` blocks AWS refused (the emulator alone
+    # would have served them)
+    broken = write_template(with_todays_auth_blocks(load_template()), tmp_path / "template.yaml")
+
+    # When a local stack is made of it, Then it refuses before starting anything, with the translator's words
+    with pytest.raises(TemplateRejected) as refused:
+        LocalStack(broken, poll_queues=False)
+    assert str(refused.value) == TODAYS_TRANSFORM_ERROR
+    assert LocalAws._running is None  # no moto server was started

@@ -32,5 +32,14 @@ def test_the_local_stack_runs_untraced_as_the_template_does_with_tracing_passthr
     # The template traces with X-Ray by default; no X-Ray daemon runs locally, so the local stack deploys it
     # as `--parameter-overrides Tracing=PassThrough` would, and the functions' Tracer is disabled.
     assert aws.parameters["Tracing"] == "PassThrough"
-    assert aws.conditions == {"TracingActive": False}
+    assert aws.conditions == {"TracingActive": False, "UsesLocalAwsEndpoint": False}
     assert aws.environment["POWERTOOLS_TRACE_DISABLED"] == "true"
+
+
+def test_aws_endpoint_url_is_absent_from_the_functions_environment_unless_local_aws_endpoint_is_set(
+    aws: Provisioned,
+) -> None:
+    # The template declares AWS_ENDPOINT_URL only so `sam local invoke --env-vars` can set it: with the
+    # parameter empty (its default, and every real deploy) it is dropped, as CloudFormation drops AWS::NoValue
+    assert aws.parameters["LocalAwsEndpoint"] == ""
+    assert "AWS_ENDPOINT_URL" not in aws.environment

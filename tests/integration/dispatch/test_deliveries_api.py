@@ -3,6 +3,7 @@ device registered" when that is the answer; a message's counts per outcome and r
 
 from __future__ import annotations
 
+import json
 import time
 from http import HTTPStatus
 
@@ -13,8 +14,9 @@ from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import BUNDLE_ID, SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
-from tests.support.events import LambdaContext, http_event, response_json
+from tests.support.events import ADMIN_ARN, LambdaContext, http_event, response_json
 from tests.support.jobs import GROUP, MSG_KEY, ONE_TO_ONE, job_dict
+from tests.support.logs import captured_logs
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -230,3 +232,30 @@ def test_the_deliveries_api_needs_an_admin(harness: DispatchHarness) -> None:
         HTTPStatus.FORBIDDEN,
         {"code": "Forbidden", "message": "this route needs an IAM-authorized (admin) caller"},
     )
+
+
+def test_admin_reads_of_deliveries_log_the_caller_and_what_was_read(harness: DispatchHarness) -> None:
+    # Given a user's deliveries and a message's summary to read
+    harness.upload_certificate()
+    harness.register(["vinson"])
+    send_messages(harness, ["m-1"])
+
+    # When an admin reads both
+    with captured_logs(harness.deliveries_app.logger.name) as logs:
+        harness.deliveries(SDK_APP_ID, "vinson")
+        harness.message(SDK_APP_ID, "m-1")
+
+    # Then each read is logged with the caller's IAM principal and what was read, and nothing else of the call
+    reads = [
+        {
+            key: value
+            for key, value in line.items()
+            if key in ("message", "caller", "sdkAppId", "userId", "msgKey")
+        }
+        for line in map(json.loads, logs.getvalue().splitlines())
+        if line.get("message", "").endswith(" read")
+    ]
+    assert reads == [
+        {"message": "user deliveries read", "caller": ADMIN_ARN, "sdkAppId": SDK_APP_ID, "userId": "vinson"},
+        {"message": "message summary read", "caller": ADMIN_ARN, "sdkAppId": SDK_APP_ID, "msgKey": "m-1"},
+    ]

@@ -13,7 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from functions.apps import app as apps_function
 from tests.integration.registrations.conftest import Stack
+from tests.support.events import ADMIN_ARN
+from tests.support.logs import captured_logs
 from tests.support.user_tokens import SAMPLE_SDK_APP_ID, SAMPLE_SECRET, ec_key, hmac_key, rsa_key, user_token
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -285,3 +288,19 @@ def test_sdk_app_ids_must_be_canonical_positive_integers(stack: Stack, sdk_app_i
         "message": "sdkAppId must be a positive decimal integer (like 1400000001)",
     }
     assert stack.stored_state() == before
+
+
+def test_an_admin_read_of_the_settings_logs_the_caller(stack: Stack) -> None:
+    # When an admin reads an app's settings
+    with captured_logs(apps_function.logger.name) as logs:
+        answer = stack.admin("GET", SETTINGS)
+
+    # Then the read is logged with the caller's IAM principal and the app, and the answer holds no key
+    reads = [
+        {key: value for key, value in line.items() if key in ("message", "caller", "sdkAppId")}
+        for line in map(json.loads, logs.getvalue().splitlines())
+        if line.get("message") == "app settings read"
+    ]
+    assert answer.status == HTTPStatus.OK
+    assert reads == [{"message": "app settings read", "caller": ADMIN_ARN, "sdkAppId": SAMPLE_SDK_APP_ID}]
+    assert SAMPLE_SECRET not in logs.getvalue()
