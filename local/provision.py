@@ -100,6 +100,30 @@ def pseudo_parameters(region: str, stack_name: str) -> dict[str, str]:
     }
 
 
+def deployed_template(
+    document: dict[str, Any], *, region: str = "us-east-1", stack_name: str = "offline-push"
+) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with the local parameters: a resource or output whose
+    ``Condition`` is false is left out (the console's sign-in resources, off by default)."""
+    probe = Provisioned(parameters=pseudo_parameters(region, stack_name))
+    for name, parameter in document.get("Parameters", {}).items():
+        if "Default" in parameter:
+            probe.parameters[name] = str(parameter["Default"])
+        if name in LOCAL_PARAMETERS:
+            probe.parameters[name] = LOCAL_PARAMETERS[name]
+    for name, condition in document.get("Conditions", {}).items():
+        probe.conditions[name] = probe.evaluate(condition)
+
+    def kept(section: str) -> dict[str, Any]:
+        return {
+            name: body
+            for name, body in document.get(section, {}).items()
+            if "Condition" not in body or probe.conditions[body["Condition"]]
+        }
+
+    return {**document, "Resources": kept("Resources"), "Outputs": kept("Outputs")}
+
+
 def _bucket_name(logical_id: str, prefix: str) -> str:
     return f"{prefix}-{logical_id}".lower()
 

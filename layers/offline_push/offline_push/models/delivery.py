@@ -144,6 +144,7 @@ class StoredDelivery:
     retry_at: int | None = None  # epoch ms
     at: int = 0  # epoch ms: first claimed (or recorded)
     unit: str | None = None  # the unit of work that sent it, when claimed per unit (failures recorded only)
+    updated_at: int | None = None  # epoch ms: its outcome was last written (when APNs answered)
 
     @property
     def terminal(self) -> bool:
