@@ -65,6 +65,8 @@ class Provisioned:
             return any(self.evaluate(inner) for inner in condition["Fn::Or"])
         if isinstance(condition, dict) and "Condition" in condition:
             return self.conditions[condition["Condition"]]
+        if isinstance(condition, dict) and "Fn::Condition" in condition:  # the short form, !Condition
+            return self.conditions[condition["Fn::Condition"]]
         raise ValueError(f"cannot evaluate condition {condition!r} locally")
 
     def _substitute(self, argument: Any) -> str:
