@@ -613,7 +613,8 @@ function renderUser(answer) {
         el("td", { class: "mono nowrap" }, item.device || "–"),
         el("td", {}, item.reason || "–")))))
     : el("p", { class: "empty" }, t("why.noDeliveries")));
-  parts.push(el("p", { class: "hint" }, t("why.recorded", { what: answer.recorded })));
+  const recorded = { "every outcome": t("why.recordedAll"), "failures and retries only": t("why.recordedFailures") };
+  parts.push(el("p", { class: "hint" }, t("why.recorded", { what: recorded[answer.recorded] || answer.recorded })));
   $("#why-result").replaceChildren(...parts);
 }
 
@@ -708,6 +709,7 @@ async function start() {
   session = window.signin.createSession(config);
   $("#lang").addEventListener("click", () => {
     window.i18n.setLanguage(window.i18n.language === "zh" ? "en" : "zh");
+    clearNotice(); // a notice is about what was just done, in the words it was said in
     $("#lang").lang = window.i18n.language === "zh" ? "en" : "zh-CN";
     if (view.name === "signin") renderSignIn();
     else if (view.name === "apps") { crumbs([{ label: t("nav.apps") }]); if (lastRender) lastRender(); }
