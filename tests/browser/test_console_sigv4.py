@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,37 +22,40 @@ from offline_push.api.console import ASSETS
 SIGNED_AT = dt.datetime(2026, 11, 25, 12, 34, 56, tzinfo=dt.UTC)
 API = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
 ACCESS_KEY = "ASIAEXAMPLEEXAMPLE01"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105 - AWS's documented example key
-SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCWV1LXdlc3QtMSJHMEUCIQExample+token/with=chars"  # noqa: S105
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCWV1LXdlc3QtMSJHMEUCIQExample+token/with=chars"
 
-# (method, path segments, query, JSON body or None, with a session token)
-REQUESTS: list[tuple[str, list[str], dict[str, str], str | None, bool]] = [
-    ("GET", ["v1", "apps"], {}, None, True),
-    ("GET", ["v1", "apps", "1400000001", "certificates"], {}, None, False),
-    (
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    segments: list[str]
+    query: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # JSON
+    with_token: bool = True
+
+
+CALLS = [
+    Call("GET", ["v1", "apps"]),
+    Call("GET", ["v1", "apps", "1400000001", "certificates"], with_token=False),
+    Call(
         "GET",
         ["v1", "apps", "1400000001", "users", "vinson@example.com", "deliveries"],
         {"limit": "20", "cursor": "eyJwayI6Im0jMTQwMDAwMDAwMSJ9+/="},
-        None,
-        True,
     ),
-    ("GET", ["v1", "apps", "1400000001", "users", "用户 一/二", "deliveries"], {"limit": "5"}, None, True),
-    ("GET", ["v1", "apps", "1400000001", "messages", "msg key (1)!*'~"], {}, None, True),
-    (
+    Call("GET", ["v1", "apps", "1400000001", "users", "用户 一/二", "deliveries"], {"limit": "5"}),
+    Call("GET", ["v1", "apps", "1400000001", "messages", "msg key (1)!*'~"]),
+    Call(
         "POST",
         ["v1", "apps", "1400000001", "certificates"],
-        {},
-        '{"name":"Chat prod","environment":"production","password":"p@ss wörd","file":"MIIKAAIBAzCCCc=="}',
-        True,
+        body='{"name":"Chat prod","environment":"production","password":"p@ss wörd","file":"MIIKAAI="}',
     ),
-    (
+    Call(
         "PUT",
         ["v1", "apps", "1400000001", "settings"],
-        {},
-        '{"kickPolicy":"multi","placeholderLanguage":"zh"}',
-        True,
+        body='{"kickPolicy":"multi","placeholderLanguage":"zh"}',
     ),
-    ("DELETE", ["v1", "apps", "1400000001", "certificates", "3"], {}, None, True),
+    Call("DELETE", ["v1", "apps", "1400000001", "certificates", "3"]),
 ]
 
 
@@ -81,9 +85,7 @@ def signing_page(browser: Browser) -> Iterator[Page]:
     thread.join()
 
 
-def browser_signature(
-    page: Page, method: str, segments: list[str], query: dict[str, str], body: str | None, with_token: bool
-) -> dict[str, Any]:
+def browser_signature(page: Page, call: Call) -> dict[str, Any]:
     return dict(
         page.evaluate(
             """async ([method, api, segments, query, body, credentials, at]) => {
@@ -97,15 +99,15 @@ def browser_signature(
                 return {url, ...signed};
             }""",
             [
-                method,
+                call.method,
                 API,
-                segments,
-                query,
-                body,
+                call.segments,
+                call.query,
+                call.body,
                 {
                     "accessKeyId": ACCESS_KEY,
                     "secretAccessKey": SECRET_KEY,
-                    "sessionToken": SESSION_TOKEN if with_token else None,
+                    "sessionToken": SESSION_TOKEN if call.with_token else None,
                 },
                 SIGNED_AT.isoformat(),
             ],
@@ -113,7 +115,7 @@ def browser_signature(
     )
 
 
-def botocore_signature(method: str, url: str, body: str | None, with_token: bool) -> dict[str, str]:
+def botocore_signature(method: str, url: str, body: str | None, *, with_token: bool) -> dict[str, str]:
     headers = {} if body is None else {"content-type": "application/json"}
     request = AWSRequest(method=method, url=url, data=(body or "").encode("utf-8"), headers=headers)
     credentials = Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN if with_token else None)
@@ -124,35 +126,30 @@ def botocore_signature(method: str, url: str, body: str | None, with_token: bool
     return answer
 
 
-@pytest.mark.parametrize(("method", "segments", "query", "body", "with_token"), REQUESTS)
+@pytest.mark.parametrize("call", CALLS, ids=[f"{call.method} {'/'.join(call.segments)}" for call in CALLS])
 def test_the_browser_signs_a_request_as_botocore_does(
-    signing_page: Page,
-    monkeypatch: pytest.MonkeyPatch,
-    method: str,
-    segments: list[str],
-    query: dict[str, str],
-    body: str | None,
-    with_token: bool,
+    signing_page: Page, monkeypatch: pytest.MonkeyPatch, call: Call
 ) -> None:
     # Given botocore's clock at the moment the browser signs
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: SIGNED_AT.replace(tzinfo=None))
 
     # When the page signs the request, and botocore signs the same method, URL and body
-    signed = browser_signature(signing_page, method, segments, query, body, with_token)
+    signed = browser_signature(signing_page, call)
     url = signed.pop("url")
-    expected = botocore_signature(method, url, body, with_token)
+    expected = botocore_signature(call.method, url, call.body, with_token=call.with_token)
 
     # Then both give the same headers
     assert signed == expected
     assert expected["authorization"].startswith(
-        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20261125/eu-west-1/execute-api/aws4_request, SignedHeaders="
+        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20261125/eu-west-1/execute-api/aws4_request, "
+        "SignedHeaders="
     )
 
 
 def test_a_path_and_query_are_sent_encoded_once(signing_page: Page) -> None:
     # When the page builds the URL of a user id with reserved characters and a cursor with + / =
     url = browser_signature(
-        signing_page, "GET", ["v1", "users", "a b/c@d"], {"cursor": "x+y/z=", "limit": "2"}, None, False
+        signing_page, Call("GET", ["v1", "users", "a b/c@d"], {"cursor": "x+y/z=", "limit": "2"})
     )["url"]
 
     # Then each segment and value is percent-encoded once, RFC 3986, and the query sorted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,8 @@ DEPLOYED = ConsoleConfig(
 LOCAL = ConsoleConfig(sign_in=SignIn.ADMIN_KEY)
 COGNITO_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com https://cognito-identity.eu-west-1.amazonaws.com; "
+    "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com "
+    "https://cognito-identity.eu-west-1.amazonaws.com; "
     "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 
@@ -130,7 +132,8 @@ def test_the_function_serves_the_configuration_from_its_environment(monkeypatch:
         monkeypatch.setenv(name, value)
 
     # When API Gateway passes GET /console/config.json
-    answer = console_function.lambda_handler(http_event("GET", "/console/config.json"), LambdaContext())
+    context: Any = LambdaContext()  # the fields Lambda's context has, not its class
+    answer = console_function.lambda_handler(http_event("GET", "/console/config.json"), context)
     console_function.config.cache_clear()
 
     # Then the answer is the deployed configuration, in payload 2.0 form
