@@ -689,11 +689,17 @@ async function signInSubmit(event) {
         : await session.setNewPassword($("#new-password").value);
       $("#password").value = "";
       if (step === "new-password") {
+        // The temporary password did its work: only the new one is asked for now.
+        $("#password-field").hidden = true;
+        $("#email").readOnly = true;
         $("#new-password-field").hidden = false;
         $("#new-password").focus();
         return;
       }
+      $("#new-password").value = "";
       $("#new-password-field").hidden = true;
+      $("#password-field").hidden = false;
+      $("#email").readOnly = false;
     }
   } catch (error) {
     showFieldError(form.id === "signin-key" ? "admin-key-error" : "signin-error", t("signin.failed", { message: error.message }));

@@ -43,6 +43,7 @@ class CognitoSession {
     this.credentials = null;
     this.refreshToken = null;
     this.challenge = null;
+    this.renewal = null;
   }
 
   // Answers "signed-in", or "new-password" when Cognito asks the invited user to choose a password.
@@ -68,7 +69,9 @@ class CognitoSession {
 
   async _afterAuth(answer, email) {
     if (answer.ChallengeName === "NEW_PASSWORD_REQUIRED") {
-      this.challenge = { session: answer.Session, email };
+      // Cognito names the user by its internal id in the challenge (with email as the username attribute).
+      const params = answer.ChallengeParameters || {};
+      this.challenge = { session: answer.Session, email: params.USER_ID_FOR_SRP || params.USERNAME || email };
       return "new-password";
     }
     if (!answer.AuthenticationResult) throw new SignInError(answer.ChallengeName || "Unsupported", "unsupported sign-in step");
@@ -105,11 +108,17 @@ class CognitoSession {
   async _fresh() {
     if (this.credentials && this.credentials.expiresAt - Date.now() > 5 * 60 * 1000) return this.credentials;
     if (!this.refreshToken) throw new SignInError("SignedOut", "signed out");
-    const answer = await awsJson(this.idpUrl, "AWSCognitoIdentityProviderService.InitiateAuth", {
-      AuthFlow: "REFRESH_TOKEN_AUTH", ClientId: this.config.userPoolClientId,
-      AuthParameters: { REFRESH_TOKEN: this.refreshToken },
-    });
-    await this._credentialsFor(answer.AuthenticationResult.IdToken);
+    // Calls made at once share one renewal.
+    if (!this.renewal) {
+      this.renewal = (async () => {
+        const answer = await awsJson(this.idpUrl, "AWSCognitoIdentityProviderService.InitiateAuth", {
+          AuthFlow: "REFRESH_TOKEN_AUTH", ClientId: this.config.userPoolClientId,
+          AuthParameters: { REFRESH_TOKEN: this.refreshToken },
+        });
+        await this._credentialsFor(answer.AuthenticationResult.IdToken);
+      })().finally(() => { this.renewal = null; });
+    }
+    await this.renewal;
     return this.credentials;
   }
 
