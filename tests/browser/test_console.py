@@ -13,7 +13,7 @@ import urllib.error
 import pytest
 from playwright.sync_api import Page, expect
 
-from local.apple_pki import PushCertificateKind
+from local.apple_pki import PushCertificateKind, new_p8_key
 from tests.browser.conftest import (
     BUNDLE_ID,
     SDK_APP_ID,
@@ -363,3 +363,34 @@ def test_an_expired_certificate_is_shown_as_an_error(page: Page, world: ConsoleW
     expect(page.locator("tr[data-business-id] .badge.error")).to_have_text(
         "Expired: this certificate pushes nothing. Rotate it now."
     )
+
+
+def test_a_p8_token_key_is_added_with_its_ids_and_never_expires(page: Page, world: ConsoleWorld) -> None:
+    # Given the add dialog switched to a p8 token key, where the p12 password gives way to the key's ids
+    sign_in(page, world)
+    open_app(page, 1400000005)
+    page.get_by_role("button", name="Add certificate").click()
+    dialog = page.get_by_role("dialog", name="Add certificate")
+    dialog.get_by_label("p8 token key").check()
+    expect(dialog.get_by_label("Certificate password")).to_be_hidden()
+    dialog.get_by_label("Environment").select_option("production")
+    dialog.get_by_label("Certificate name").fill("Chat token")
+    dialog.get_by_label("File").set_input_files(
+        {"name": "AuthKey_ABC123DEFG.p8", "mimeType": "application/octet-stream", "buffer": new_p8_key()}
+    )
+    dialog.get_by_label("Key ID").fill("ABC123DEF")
+    dialog.get_by_label("Team ID").fill("DEF123GHIJ")
+    dialog.get_by_label("Bundle ID").fill(BUNDLE_ID)
+
+    # When a key ID one character short is sent, the dialog says so beside it and sends nothing
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(dialog.locator("#keyId-error")).to_have_text("The key ID has 10 letters or digits.")
+    assert world.admin("GET", "/v1/apps/1400000005/certificates") == {"certificates": []}
+
+    # And with the right one the key is added: type p8, production, no expiry
+    dialog.get_by_label("Key ID").fill("ABC123DEFG")
+    dialog.get_by_role("button", name="Confirm").click()
+    row = page.locator("tr[data-business-id]").first
+    expect(row).to_contain_text("Chat token")
+    cells = [text.strip() for text in row.locator("td").all_inner_texts()]
+    assert cells[:5] == ["Chat token", "p8", BUNDLE_ID, "production", "never (token key)"]
