@@ -138,8 +138,10 @@ def provision(
     name_prefix: str = "offline-push",
 ) -> Provisioned:
     """Create every resource the functions use and return the functions' resolved environment."""
-    document = template or load_template()
     session = session or boto3.Session()
+    document = deployed_template(
+        template or load_template(), region=session.region_name or "us-east-1", stack_name=name_prefix
+    )
     resources: dict[str, dict[str, Any]] = document["Resources"]
     done = Provisioned()
     done.parameters = pseudo_parameters(session.region_name or "us-east-1", name_prefix)

@@ -43,8 +43,10 @@ BUNDLE_ID = "com.example.chat"
 USER_SECRET = "console-test-user-token-secret-0123456789abcdef"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Playwright's sync API runs an event loop in this thread while it is
+    open, so it is closed before other modules' asyncio tests run."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is needed for the console's tests: apt-get install -y chromium")
     with sync_playwright() as playwright:
