@@ -123,8 +123,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
                 "APNS_PRODUCTION_URL": sandbox.production_url,
                 "APNS_SANDBOX_URL": sandbox.development_url,
                 "APNS_EXTRA_CA_BUNDLE": str(sandbox.ca_path),
-                "POWERTOOLS_LOG_LEVEL": "WARNING",
-                "POWERTOOLS_METRICS_DISABLED": "true",
+                # No POWERTOOLS_LOG_LEVEL here: a Powertools Logger sets the level of the stdlib logger of its
+                # service, which outlives the stack and would hide the INFO records later tests read.
             },
         )
         with stack:
