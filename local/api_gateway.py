@@ -42,7 +42,7 @@ import socket
 import string
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from http import HTTPStatus
@@ -491,6 +491,11 @@ def integration_response(result: InvocationResult, request_id: str) -> GatewayRe
 # --- the gateway ----------------------------------------------------------------------------------------
 
 
+# Pages the local stack serves beside the template's routes (the console): ``(method, path)`` -> an answer, or
+# None when the path is not one of them.
+PageServer = Callable[[str, str], GatewayResponse | None]
+
+
 @dataclass
 class HttpApiGateway:
     """API Gateway's request path, without sockets: route, authorize, build the event, invoke, answer."""
@@ -499,6 +504,7 @@ class HttpApiGateway:
     functions: Mapping[str, LocalFunction]
     admin_key: str
     admin: AdminIdentity = field(default_factory=AdminIdentity)
+    pages: PageServer | None = None
 
     def handle(self, request: IncomingRequest) -> GatewayResponse:
         request_id = new_request_id()
@@ -524,6 +530,9 @@ class HttpApiGateway:
             if len(request.body) > MAX_REQUEST_BODY_BYTES:
                 raise _GatewayError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             raw_path = self._raw_path(request)
+            page = self.pages(request.method, raw_path) if self.pages is not None else None
+            if page is not None:
+                return page, "page"
             matched = self._route(request.method, raw_path)
             route_key = matched.route.route_key
             authorizer = self._authorize(request, matched.route)
@@ -674,8 +683,9 @@ class HttpApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         admin: AdminIdentity | None = None,
+        pages: PageServer | None = None,
     ) -> None:
-        self.gateway = HttpApiGateway(api, functions, admin_key, admin or AdminIdentity())
+        self.gateway = HttpApiGateway(api, functions, admin_key, admin or AdminIdentity(), pages)
         self._address = (host, port)
         self._server: _GatewayHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -29,7 +29,7 @@ import boto3
 import botocore.session
 from moto.server import ThreadedMotoServer
 
-from local.provision import Provisioned, provision
+from local.provision import Provisioned, deployed_template, provision
 from local.template import TEMPLATE_PATH, load_template
 
 logger = logging.getLogger("local.aws")
@@ -67,7 +67,7 @@ class LocalAws:
         stack_name: str = "offline-push",
     ) -> None:
         self.template_path = template_path
-        self.template = load_template(template_path)
+        self.template = deployed_template(load_template(template_path), region=region, stack_name=stack_name)
         self.region = region
         self.stack_name = stack_name
         self._address = (host, port)

@@ -74,6 +74,8 @@ class Provisioned:
             return any(self.evaluate(inner) for inner in condition["Fn::Or"])
         if isinstance(condition, dict) and "Condition" in condition:
             return self.conditions[condition["Condition"]]
+        if isinstance(condition, dict) and "Fn::Condition" in condition:  # the short form, !Condition
+            return self.conditions[condition["Fn::Condition"]]
         raise ValueError(f"cannot evaluate condition {condition!r} locally")
 
     def _substitute(self, argument: Any) -> str:
@@ -109,6 +111,30 @@ def pseudo_parameters(region: str, stack_name: str) -> dict[str, str]:
     }
 
 
+def deployed_template(
+    document: dict[str, Any], *, region: str = "us-east-1", stack_name: str = "offline-push"
+) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with the local parameters: a resource or output whose
+    ``Condition`` is false is left out (the console's sign-in resources, off by default)."""
+    probe = Provisioned(parameters=pseudo_parameters(region, stack_name))
+    for name, parameter in document.get("Parameters", {}).items():
+        if "Default" in parameter:
+            probe.parameters[name] = str(parameter["Default"])
+        if name in LOCAL_PARAMETERS:
+            probe.parameters[name] = LOCAL_PARAMETERS[name]
+    for name, condition in document.get("Conditions", {}).items():
+        probe.conditions[name] = probe.evaluate(condition)
+
+    def kept(section: str) -> dict[str, Any]:
+        return {
+            name: body
+            for name, body in document.get(section, {}).items()
+            if "Condition" not in body or probe.conditions[body["Condition"]]
+        }
+
+    return {**document, "Resources": kept("Resources"), "Outputs": kept("Outputs")}
+
+
 def _bucket_name(logical_id: str, prefix: str) -> str:
     return f"{prefix}-{logical_id}".lower()
 
@@ -121,8 +147,10 @@ def provision(
     name_prefix: str = "offline-push",
 ) -> Provisioned:
     """Create every resource the functions use and return the functions' resolved environment."""
-    document = template or load_template()
     session = session or boto3.Session()
+    document = deployed_template(
+        template or load_template(), region=session.region_name or "us-east-1", stack_name=name_prefix
+    )
     resources: dict[str, dict[str, Any]] = document["Resources"]
     done = Provisioned()
     done.parameters = pseudo_parameters(session.region_name or "us-east-1", name_prefix)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -32,13 +33,38 @@ from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
 
 PUSH_QUEUE = "PushQueue"
 DEFAULT_STATE_DIR = Path(".local-stack")
+DEFAULT_PORT = 3000
+# Where the dispatcher's APNs client connects (see offline_push.apns.settings). From the shell they are
+# honoured: the dispatcher sends there instead of the sandbox, and the story (which reads what the sandbox
+# received) is skipped.
+APNS_SHELL_VARIABLES = ("APNS_PRODUCTION_URL", "APNS_SANDBOX_URL", "APNS_EXTRA_CA_BUNDLE")
+
+
+def port_to_use(requested: int, host: str = "127.0.0.1") -> tuple[int, str | None]:
+    """The port to listen on, and a line for the user when the requested one is taken (then 0: a free one)."""
+    if requested == 0:
+        return 0, None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the API server binds
+        try:
+            probe.bind((host, requested))
+        except OSError:
+            note = (
+                f"port {requested} is in use: the API listens on a free port instead "
+                "(choose one with --port N, e.g. make run RUN_ARGS='--port 3001')"
+            )
+            return 0, note
+    return requested, None
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.run", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: .local-stack/")
     parser.add_argument(
-        "--port", type=int, default=3000, help="HTTP API port on 127.0.0.1 (0: any free port)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"HTTP API port on 127.0.0.1 (default {DEFAULT_PORT}, a free one if taken; 0: any free port)",
     )
     parser.add_argument("--admin-key", help="admin key for the AWS_IAM routes (default: generated)")
     parser.add_argument("--no-story", action="store_true", help="only start the stack")
@@ -65,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
 
+    port, port_note = port_to_use(arguments.port)
+    from_shell = {name: os.environ[name] for name in APNS_SHELL_VARIABLES if os.environ.get(name)}
     sandbox = start_sandbox_process(state_dir / "apns")
     try:
         stack = LocalStack(
             TEMPLATE_PATH,
-            api_port=arguments.port,
+            api_port=port,
             admin_key=arguments.admin_key,
             extra_environment={
                 "APNS_PRODUCTION_URL": sandbox.production_url,
@@ -77,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 "APNS_EXTRA_CA_BUNDLE": str(sandbox.ca_path),
                 # The story's certificates are issued by the sandbox's Apple-like CA: trusted here only.
                 TEST_CA_ENVIRONMENT_VARIABLE: str(sandbox.ca_path),
+                **from_shell,
                 **quiet,
             },
         )
@@ -84,8 +113,14 @@ def main(argv: list[str] | None = None) -> int:
             description = describe(stack, sandbox)
             write_private(state_dir / "stack.json", json.dumps(description, indent=2))
             write_private(state_dir / SAM_ENV_FILE, json.dumps(sam_env_vars(stack), indent=2))
+            if port_note:
+                print(port_note)
             print_summary(stack, sandbox)
-            if not arguments.no_story:
+            for name, value in from_shell.items():
+                print(f"  {name} from your shell: {value} (the dispatcher uses it instead of the sandbox)")
+            if from_shell and not arguments.no_story:
+                print("  the story is skipped: it reads what the APNs sandbox received\n")
+            if not arguments.no_story and not from_shell:
                 story = Story(
                     api=Api(stack.api_url, stack.admin_key),
                     send_job=lambda job: stack.client("sqs").send_message(
@@ -114,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 def describe(stack: LocalStack, sandbox: SandboxProcess) -> dict[str, Any]:
     return {
         "apiUrl": stack.api_url,
+        "consoleUrl": stack.console_url,
         "adminKey": stack.admin_key,
         "awsEndpoint": stack.aws.endpoint_url,
         "queueUrl": stack.aws.provisioned.refs[PUSH_QUEUE],
@@ -147,6 +183,7 @@ def print_try_it(stack: LocalStack, sam_env: Path) -> None:
     print(
         f"""
 The API keeps serving until Ctrl-C. Try it:
+  open {stack.console_url} and sign in with the admin key above
   curl -H 'X-Admin-Key: {key}' {api}/v1/apps/{SDK_APP_ID}/certificates
   curl -H 'X-Admin-Key: {key}' {api}/v1/apps/{SDK_APP_ID}/users/vinson/deliveries
   make invoke FN=DispatchFunction EVENT=events/dispatch-one-to-one.json

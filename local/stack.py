@@ -32,6 +32,7 @@ from local.api_gateway import (
     http_apis,
 )
 from local.aws import LocalAws, ProcessEnvironment
+from local.console import CONSOLE_PREFIX, serve_console
 from local.lambda_runtime import (
     REPO_ROOT,
     FreshModules,
@@ -69,6 +70,7 @@ class LocalStack:
         extra_environment: Mapping[str, str] | None = None,
         poll_queues: bool = True,
         receive_wait_seconds: int = 1,
+        console: bool = True,
     ) -> None:
         self.template_path = template_path
         self.host = host
@@ -78,6 +80,7 @@ class LocalStack:
         )
         self.region = region
         self.poll_queues = poll_queues
+        self.console = console
         self.receive_wait_seconds = receive_wait_seconds
         self.extra_environment = dict(extra_environment or {})
         self.aws = LocalAws(template_path, host=host, region=region, stack_name=stack_name)
@@ -119,7 +122,13 @@ class LocalStack:
             for api_id, api in http_apis(self.aws.template, self.definitions).items():
                 port = self.api_port if not self.apis else 0
                 server = HttpApiServer(
-                    api, self.functions, admin_key=self.admin_key, host=self.host, port=port, admin=admin
+                    api,
+                    self.functions,
+                    admin_key=self.admin_key,
+                    host=self.host,
+                    port=port,
+                    admin=admin,
+                    pages=serve_console if self.console and not self.apis else None,
                 )
                 self.apis[api_id] = server.start()
             sqs = self.aws.client("sqs")
@@ -161,6 +170,11 @@ class LocalStack:
         self.stop()
 
     @property
+    def console_url(self) -> str:
+        """The console's page (served by the local stack itself, signing in with the admin key)."""
+        return f"{self.api_url}{CONSOLE_PREFIX}"
+
+    @property
     def api_url(self) -> str:
         """The URL of the template's HTTP API (there must be exactly one; else see ``apis``)."""
         if len(self.apis) != 1:
@@ -190,6 +204,8 @@ class LocalStack:
         lines = [f"AWS (moto): {self.aws.endpoint_url}"]
         for api_id, server in self.apis.items():
             lines.append(f"HTTP API {api_id}: {server.url}")
+        if self.apis and self.console:
+            lines.append(f"console: {self.console_url} (sign in with the admin key)")
         if self.apis:
             key = self.admin_key if show_admin_key else "(hidden)"
             lines.append(f"admin routes (AWS_IAM): send header {ADMIN_KEY_HEADER}: {key}")

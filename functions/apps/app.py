@@ -1,5 +1,6 @@
 """App settings (admin, IAM-authorized): kick policy, placeholder language, the key of the app's user tokens.
 
+GET /v1/apps                       every app the stack knows (settings saved or certificates uploaded)
 PUT /v1/apps/{sdkAppId}/settings   {kickPolicy?, placeholderLanguage?, userAuth?}: create or replace
 GET /v1/apps/{sdkAppId}/settings   the settings, never the key
 """
@@ -20,8 +21,9 @@ from offline_push.api.auth import require_iam_caller
 from offline_push.api.http import create_resolver, json_response
 from offline_push.api.json_body import parse_json_body
 from offline_push.dal.app_store import AppSettingsStore
+from offline_push.dal.certificate_store import CertificateStore
 from offline_push.dal.user_auth_key_store import UserAuthKeyStore
-from offline_push.logic.apps import AppAdministration
+from offline_push.logic.apps import AppAdministration, list_apps
 from offline_push.models.app import parse_sdk_app_id
 from offline_push.settings import EnvSettings
 from offline_push.tracing import function_tracer
@@ -38,6 +40,7 @@ SETTINGS = "/v1/apps/<sdk_app_id>/settings"
 
 class AppsSettings(EnvSettings):
     apps_table: str
+    certificates_table: str
     app_secrets_prefix: str
     kms_key_id: str
 
@@ -49,6 +52,18 @@ def administration() -> AppAdministration:
         AppSettingsStore(settings.apps_table),
         UserAuthKeyStore(settings.app_secrets_prefix, kms_key_id=settings.kms_key_id),
     )
+
+
+@cache
+def catalog() -> tuple[AppSettingsStore, CertificateStore]:
+    settings = AppsSettings.from_environ()
+    return AppSettingsStore(settings.apps_table), CertificateStore(settings.certificates_table)
+
+
+@app.get("/v1/apps")
+def get_apps() -> Response[str]:
+    require_iam_caller(app.current_event.raw_event)
+    return json_response(HTTPStatus.OK, {"apps": list_apps(*catalog())})
 
 
 @app.put(SETTINGS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,10 +85,13 @@ def _http(method: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
         return error.code, json.loads(raw) if raw else None
 
 
-def _start(state_dir: Path, *extra: str) -> subprocess.Popen[str]:
-    environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'offline_push'}{os.pathsep}{ROOT}"}
+def _start(state_dir: Path, *extra: str, environment: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    shell = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'offline_push'}{os.pathsep}{ROOT}"}
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        environment.pop(name, None)
+        shell.pop(name, None)
+    for name in ("APNS_PRODUCTION_URL", "APNS_SANDBOX_URL", "APNS_EXTRA_CA_BUNDLE"):
+        shell.pop(name, None)
+    shell.update(environment or {})
     return subprocess.Popen(  # noqa: S603 - our own entry point
         # `make run`, recording each function's AWS operations for the privilege test
         [
@@ -101,7 +105,7 @@ def _start(state_dir: Path, *extra: str) -> subprocess.Popen[str]:
             *extra,
         ],
         cwd=ROOT,
-        env=environment,
+        env=shell,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -172,6 +176,15 @@ def test_the_uploaded_certificate_is_listed_over_http(stack: RunningStack) -> No
     )
 
 
+def test_the_console_is_served_at_console(stack: RunningStack) -> None:
+    request = urllib.request.Request(stack.description["consoleUrl"])  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        page = answer.read().decode()
+
+    assert (answer.status, answer.headers["content-type"]) == (HTTPStatus.OK, "text/html; charset=utf-8")
+    assert '<script src="/console/console.js" defer></script>' in page
+
+
 def test_admin_routes_refuse_a_caller_without_the_admin_key(stack: RunningStack) -> None:
     assert stack.api("GET", f"/v1/apps/{SDK_APP_ID}/certificates", admin=False) == (
         HTTPStatus.FORBIDDEN,
@@ -220,7 +233,7 @@ def test_make_run_writes_the_env_vars_file_that_points_sam_local_invoke_at_this_
         "PROVIDER_TOKENS_TABLE": "ProviderTokensTable",
         "REGISTRATIONS_TABLE": "RegistrationsTable",
     }
-    deliveries = {"DELIVERIES_TABLE": "DeliveriesTable", "DELIVERY_RECORDS": "all"}
+    deliveries = {"DELIVERIES_TABLE": "DeliveriesTable"}
     secrets = {"APP_SECRETS_PREFIX": "offline-push/apps/"}
 
     # When `make run` has written its env-vars file for `sam local invoke`
@@ -236,6 +249,7 @@ def test_make_run_writes_the_env_vars_file_that_points_sam_local_invoke_at_this_
             **shared,
             **deliveries,
             "DELIVERY_RECORD_DAYS": "7",
+            "DELIVERY_SUCCESS_SAMPLE_RATE": "100",
             "PUSH_DEAD_LETTER_QUEUE_URL": queue_url.replace("PushQueue", "PushDeadLetterQueue"),
             "PUSH_QUEUE_URL": queue_url,
         },
@@ -287,6 +301,53 @@ def test_exit_after_story_tells_the_story_and_exits(tmp_path: Path) -> None:
 
     assert process.returncode == 0, output
     assert "│ Denny:[语音]" in output
+    # ... with the console's address, and no metrics blob (CloudWatch's EMF JSON) in the middle of the story
+    description = json.loads((tmp_path / "stack.json").read_text())
+    assert f"  console: {description['apiUrl']}/console (sign in with the admin key)" in output.splitlines()
+    assert description["consoleUrl"] == f"{description['apiUrl']}/console"
+    assert '"_aws"' not in output
+    assert [line for line in output.splitlines() if line.lstrip().startswith("{")] == []
+
+
+def test_a_taken_port_gives_a_free_one_and_says_so(tmp_path: Path) -> None:
+    # Given the port asked for is taken by another program
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # When make run starts with that port
+        process = _start(tmp_path, "--exit-after-story", "--port", str(port))
+        output, _ = process.communicate(timeout=START_TIMEOUT)
+
+    # Then it listens on another port, and says which flag chooses one
+    assert process.returncode == 0, output
+    assert (
+        f"port {port} is in use: the API listens on a free port instead (choose one with --port N, "
+        "e.g. make run RUN_ARGS='--port 3001')"
+    ) in output.splitlines()
+    api_url = json.loads((tmp_path / "stack.json").read_text())["apiUrl"]
+    assert api_url.startswith("http://127.0.0.1:")
+    assert not api_url.endswith(f":{port}")
+    assert f"HTTP API OfflinePushApi: {api_url}" in output
+
+
+def test_apns_urls_from_the_shell_are_used_and_the_story_is_skipped(tmp_path: Path) -> None:
+    # When make run starts with the APNs hosts set in the shell
+    process = _start(
+        tmp_path, "--exit-after-story", environment={"APNS_PRODUCTION_URL": "https://127.0.0.1:9"}
+    )
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+
+    # Then the dispatcher is pointed there, and the story, which reads what the sandbox received, is skipped
+    assert process.returncode == 0, output
+    lines = output.splitlines()
+    assert (
+        "  APNS_PRODUCTION_URL from your shell: https://127.0.0.1:9 "
+        "(the dispatcher uses it instead of the sandbox)"
+    ) in lines
+    assert "  the story is skipped: it reads what the APNs sandbox received" in lines
+    assert "== 1. The operator uploads the app's APNs certificate" not in lines
 
 
 def _moto_kms(stack: RunningStack) -> Any:

@@ -32,7 +32,12 @@ def test_the_local_stack_runs_untraced_as_the_template_does_with_tracing_passthr
     # The template traces with X-Ray by default; no X-Ray daemon runs locally, so the local stack deploys it
     # as `--parameter-overrides Tracing=PassThrough` would, and the functions' Tracer is disabled.
     assert aws.parameters["Tracing"] == "PassThrough"
-    assert aws.conditions == {"TracingActive": False, "UsesLocalAwsEndpoint": False}
+    assert aws.conditions == {
+        "TracingActive": False,
+        "UsesLocalAwsEndpoint": False,
+        "ConsoleEnabled": False,
+        "ConsoleAdminGiven": False,
+    }
     assert aws.environment["POWERTOOLS_TRACE_DISABLED"] == "true"
 
 
@@ -43,3 +48,9 @@ def test_aws_endpoint_url_is_absent_from_the_functions_environment_unless_local_
     # parameter empty (its default, and every real deploy) it is dropped, as CloudFormation drops AWS::NoValue
     assert aws.parameters["LocalAwsEndpoint"] == ""
     assert "AWS_ENDPOINT_URL" not in aws.environment
+
+
+def test_resources_whose_condition_is_false_are_not_deployed(aws: Provisioned) -> None:
+    # The console is off by default: its function's variables (naming Cognito pools) are not in the
+    # functions' environment, as CloudFormation would not create the function
+    assert {name for name in aws.environment if name.startswith("CONSOLE_")} == set()

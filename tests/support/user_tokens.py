@@ -55,7 +55,8 @@ def user_token(
     *,
     sub: Any = SAMPLE_USER_ID,
     aud: Any = str(SAMPLE_SDK_APP_ID),
-    expires_in: int | None = 600,
+    # Parametrized tests build their tokens at collection time: a valid one must outlive the whole run.
+    expires_in: int | None = 6 * 3600,
     algorithm: str | None = None,
     **claims: Any,
 ) -> str:

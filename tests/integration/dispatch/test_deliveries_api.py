@@ -93,6 +93,7 @@ def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness)
         "recorded": "failures and retries only",
     }
     assert "diagnosis" not in first
+    assert first["removedDevices"] == []
 
 
 def test_a_user_without_a_device_is_told_so(harness: DispatchHarness) -> None:
@@ -107,7 +108,7 @@ def test_a_user_without_a_device_is_told_so(harness: DispatchHarness) -> None:
 
     # Then the answer is the seed's: no device registered, and the message is listed as such
     assert status == HTTPStatus.OK
-    assert view["devices"] == []
+    assert (view["devices"], view["removedDevices"]) == ([], [])
     assert view["diagnosis"] == {
         "reason": "NoDeviceRegistered",
         "message": "the user has no registered device: the app never called setAPNS after logging in (or "
@@ -259,3 +260,72 @@ def test_admin_reads_of_deliveries_log_the_caller_and_what_was_read(harness: Dis
         {"message": "user deliveries read", "caller": ADMIN_ARN, "sdkAppId": SDK_APP_ID, "userId": "vinson"},
         {"message": "message summary read", "caller": ADMIN_ARN, "sdkAppId": SDK_APP_ID, "msgKey": "m-1"},
     ]
+
+
+def test_a_user_whose_token_apns_refused_is_told_when_and_why_it_was_removed(
+    harness: DispatchHarness,
+) -> None:
+    # Given an App Store build's token registered with a development certificate, and a message to it that
+    # APNs refused (the seed's FAQ: the environments differ), then four more messages with no device left
+    harness.upload_certificate(environment=ApnsEnvironment.DEVELOPMENT)
+    [token] = harness.register("vinson", apple_environment=ApnsEnvironment.PRODUCTION)["vinson"]
+    send_messages(harness, ["m-1", "m-2", "m-3", "m-4", "m-5"])
+
+    # When an operator asks why vinson gets no push, one record per page
+    status, view = harness.deliveries(SDK_APP_ID, "vinson", limit="1")
+
+    # Then the diagnosis is APNs' answer, when it came and its cause in words, not "never called setAPNS"
+    assert status == HTTPStatus.OK
+    [removed] = view["removedDevices"]
+    cause = (
+        "APNs refused the token for the development environment of certificate 1 (com.example.chat): it "
+        "comes from a TestFlight or App Store build, whose tokens need a production certificate (the app's "
+        "environment and the certificate's must match), or it is not a device token at all; the registration "
+        "was removed (the app registers again at its next login)"
+    )
+    assert removed == {
+        "device": f"{token[:8]}…(32B)",
+        "businessId": 1,
+        "environment": "development",
+        "removedAt": removed["removedAt"],
+        "msgKey": "m-1",
+        "reason": "BadDeviceToken",
+        "status": 400,
+        "cause": cause,
+    }
+    assert view["devices"] == []
+    assert view["diagnosis"] == {
+        "reason": "DeviceRemoved",
+        "message": f"APNs answered 400 BadDeviceToken at {removed['removedAt']} for device {token[:8]}…(32B) "
+        f"(certificate 1, development): {cause}",
+    }
+    # ... and the time is when APNs answered, not before the first message was claimed
+    [m1] = [
+        d
+        for d in harness.deliveries(SDK_APP_ID, "vinson", limit="100")[1]["deliveries"]
+        if d["msgKey"] == "m-1"
+    ]
+    assert removed["removedAt"] >= m1["at"]
+
+
+def test_a_device_registered_again_after_its_removal_is_not_reported_removed(
+    harness: DispatchHarness,
+) -> None:
+    # Given vinson's token refused by APNs and removed, and then the app registering the same token again
+    harness.upload_certificate(environment=ApnsEnvironment.DEVELOPMENT)
+    [token] = harness.register("vinson", apple_environment=ApnsEnvironment.PRODUCTION)["vinson"]
+    send_messages(harness, ["m-1"])
+    harness.store_devices(
+        {"vinson": [token]},
+        business_id=1,
+        environment=ApnsEnvironment.DEVELOPMENT,
+        registered_at_ms=int(time.time() * 1000),
+    )
+
+    # When an operator looks him up
+    status, view = harness.deliveries(SDK_APP_ID, "vinson")
+
+    # Then the device is listed as registered, not as removed, and there is no diagnosis
+    assert status == HTTPStatus.OK
+    assert ([d["device"] for d in view["devices"]], view["removedDevices"]) == ([f"{token[:8]}…(32B)"], [])
+    assert "diagnosis" not in view

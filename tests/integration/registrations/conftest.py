@@ -31,9 +31,11 @@ def _new_containers() -> Iterator[None]:
     """Each test is a cold start: no cached clients, settings or keys from a previous moto world."""
     registrations_function.components.cache_clear()
     apps_function.administration.cache_clear()
+    apps_function.catalog.cache_clear()
     yield
     registrations_function.components.cache_clear()
     apps_function.administration.cache_clear()
+    apps_function.catalog.cache_clear()
 
 
 @dataclass

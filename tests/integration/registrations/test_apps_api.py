@@ -304,3 +304,84 @@ def test_an_admin_read_of_the_settings_logs_the_caller(stack: Stack) -> None:
     assert answer.status == HTTPStatus.OK
     assert reads == [{"message": "app settings read", "caller": ADMIN_ARN, "sdkAppId": SAMPLE_SDK_APP_ID}]
     assert SAMPLE_SECRET not in logs.getvalue()
+
+
+def test_the_app_list_names_every_configured_app_and_every_app_with_certificates(stack: Stack) -> None:
+    # Given the sample app (settings and two certificates), an app with settings only, and an app with one
+    # certificate and no settings
+    stack.configure_app(NEW_APP, kickPolicy="multi", placeholderLanguage="en")
+    stack.certificate(1, sdk_app_id=1400000077)
+
+    # When an admin lists the apps
+    answer = stack.admin("GET", "/v1/apps")
+
+    # Then each app appears once, by sdkAppId, with its certificate count and its settings' public facts
+    assert (answer.status, answer.body) == (
+        HTTPStatus.OK,
+        {
+            "apps": [
+                {
+                    "sdkAppId": SAMPLE_SDK_APP_ID,
+                    "certificates": 2,
+                    "configured": True,
+                    "kickPolicy": "single",
+                    "placeholderLanguage": "zh",
+                    "userAuth": "HS256",
+                },
+                {
+                    "sdkAppId": NEW_APP,
+                    "certificates": 0,
+                    "configured": True,
+                    "kickPolicy": "multi",
+                    "placeholderLanguage": "en",
+                    "userAuth": None,
+                },
+                {
+                    "sdkAppId": 1400000077,
+                    "certificates": 1,
+                    "configured": False,
+                    "kickPolicy": None,
+                    "placeholderLanguage": None,
+                    "userAuth": None,
+                },
+            ]
+        },
+    )
+
+
+def test_a_deleted_certificate_is_not_counted_and_its_app_stays_listed(stack: Stack) -> None:
+    # Given an app whose only certificate is being deleted, and whose allocation counter remains
+    table = stack.aws.environment["CERTIFICATES_TABLE"]
+    stack.certificate(1, sdk_app_id=1400000077)
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.update_item(
+        TableName=table,
+        Key={"sdkAppId": {"S": "1400000077"}, "businessId": {"N": "1"}},
+        UpdateExpression="SET deletedAt = :now",
+        ExpressionAttributeValues={":now": {"S": NOW_ISO}},
+    )
+    dynamodb.put_item(
+        TableName=table,
+        Item={"sdkAppId": {"S": "1400000077"}, "businessId": {"N": "0"}, "lastBusinessId": {"N": "1"}},
+    )
+
+    # When an admin lists the apps
+    answer = stack.admin("GET", "/v1/apps")
+
+    # Then the app is listed with no certificate
+    assert answer.status == HTTPStatus.OK
+    assert [(app["sdkAppId"], app["certificates"]) for app in answer.body["apps"]] == [
+        (SAMPLE_SDK_APP_ID, 2),
+        (1400000077, 0),
+    ]
+
+
+def test_only_an_admin_lists_the_apps(stack: Stack) -> None:
+    # When a caller without IAM authorization lists the apps
+    answer = stack.admin("GET", "/v1/apps", admin=False)
+
+    # Then it is refused, with the API's error shape
+    assert (answer.status, answer.body) == (
+        HTTPStatus.FORBIDDEN,
+        {"code": "Forbidden", "message": "this route needs an IAM-authorized (admin) caller"},
+    )

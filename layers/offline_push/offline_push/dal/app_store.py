@@ -76,6 +76,21 @@ class AppSettingsStore:
         item = answer.get("Item")
         return settings_from_item(dict(item)) if item else None
 
+    def list_all(self) -> list[AppSettings]:
+        """Every app's settings, by sdkAppId (a scan: the table holds one small item per app)."""
+        apps: list[AppSettings] = []
+        request: dict[str, Any] = {"TableName": self.table_name}
+        try:
+            while True:
+                page = self.client.scan(**request)
+                apps += [settings_from_item(dict(item)) for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("app settings could not be read") from exc
+        return sorted(apps, key=lambda settings: settings.sdk_app_id)
+
     def save(
         self,
         sdk_app_id: int,

@@ -185,6 +185,28 @@ class CertificateStore:
         except (ClientError, BotoCoreError) as exc:
             raise StorageError("certificate metadata could not be read") from exc
 
+    def certificate_counts(self) -> dict[int, int]:
+        """How many certificates each app has, for every app that ever had one (0 once all are deleted).
+
+        A scan of keys only: the table holds a few items per app, and this serves the console's app list."""
+        counts: dict[int, int] = {}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "ProjectionExpression": "sdkAppId, businessId, deletedAt",
+        }
+        try:
+            while True:
+                page = self.client.scan(**request)
+                for item in page.get("Items", []):
+                    app = int(item["sdkAppId"]["S"])
+                    is_certificate = int(item["businessId"]["N"]) > COUNTER_BUSINESS_ID
+                    counts[app] = counts.get(app, 0) + int(is_certificate and "deletedAt" not in item)
+                if "LastEvaluatedKey" not in page:
+                    return counts
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError("certificate metadata could not be read") from exc
+
     def last_business_id(self, sdk_app_id: int) -> int:
         """The highest businessId ever allocated in the app (0 if none)."""
         try:

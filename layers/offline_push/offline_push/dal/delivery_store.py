@@ -179,6 +179,7 @@ def stored_from_item(item: Mapping[str, Any]) -> StoredDelivery:
         retry_at=number("retryAt"),
         at=number("at") or number("claimedAt") or 0,
         unit=text("unit"),
+        updated_at=number("updatedAt"),
     )
 
 

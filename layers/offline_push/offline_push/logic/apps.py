@@ -13,7 +13,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -54,6 +54,16 @@ class SettingsStore(Protocol):
         user_auth: UserAuthInfo | None,
         now: dt.datetime,
     ) -> AppSettings: ...
+
+
+class AppCatalog(Protocol):
+    """The apps' settings records, all of them (the console's app list)."""
+
+    def list_all(self) -> list[AppSettings]: ...
+
+
+class CertificateCounts(Protocol):
+    def certificate_counts(self) -> dict[int, int]: ...
 
 
 class KeyStore(Protocol):
@@ -164,6 +174,29 @@ class AppAdministration:
         if settings is None:
             raise AppNotFound(f"app {sdk_app_id} has no settings")
         return settings
+
+
+def list_apps(catalog: AppCatalog, certificates: CertificateCounts) -> list[dict[str, Any]]:
+    """Every app this stack knows: configured (settings saved) or holding certificates, by sdkAppId.
+
+    Each entry: ``sdkAppId``, ``certificates`` (how many), ``configured``, and the settings' public facts
+    (``kickPolicy``, ``placeholderLanguage``, ``userAuth`` algorithm) when configured; never a key."""
+    settings = {app.sdk_app_id: app for app in catalog.list_all()}
+    counts = certificates.certificate_counts()
+    apps = []
+    for sdk_app_id in sorted(settings.keys() | counts.keys()):
+        app = settings.get(sdk_app_id)
+        apps.append(
+            {
+                "sdkAppId": sdk_app_id,
+                "certificates": counts.get(sdk_app_id, 0),
+                "configured": app is not None,
+                "kickPolicy": app.kick_policy.value if app else None,
+                "placeholderLanguage": app.placeholder_language.value if app else None,
+                "userAuth": app.user_auth.algorithm.value if app and app.user_auth else None,
+            }
+        )
+    return apps
 
 
 @dataclass(slots=True)

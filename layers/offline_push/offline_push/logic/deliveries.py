@@ -14,6 +14,7 @@ has no item at all (its delivery-status log line says it was sent): its unit of 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -54,6 +55,10 @@ class CertificateReader(Protocol):
     def get(self, sdk_app_id: int, business_id: int, *, consistent: bool = True) -> CertificateRecord: ...
 
 
+# How many of a user's newest records are read for the devices APNs made us remove.
+REMOVED_DEVICES_LOOKBACK = 100
+DEVICE_REMOVED = "DeviceRemoved"
+
 NO_DEVICE_MESSAGE = (
     "the user has no registered device: the app never called setAPNS after logging in (or with a "
     "certificate of this app), or the user logged out or was kicked by a login on another device"
@@ -89,6 +94,49 @@ def record_of(stored: StoredDelivery, outcome: Outcome) -> DeliveryRecord:
     )
 
 
+def removed_devices(
+    recent: Iterable[StoredDelivery], registrations: UserRegistrations
+) -> list[dict[str, Any]]:
+    """The devices whose registration the dispatcher removed because of APNs' answer, newest first, once
+    each, unless the device is registered again now: when, Apple's answer, and the cause in words."""
+    current = {token_hint(device.token) for device in registrations.devices}
+    found: dict[str, dict[str, Any]] = {}
+    for item in recent:
+        if not item.registration_removed or not item.device or item.device in current or item.device in found:
+            continue
+        entry: dict[str, Any] = {
+            "device": item.device,
+            "businessId": item.business_id,
+            "environment": item.environment,
+            "removedAt": _iso_ms(item.updated_at or item.at),
+            "msgKey": item.msg_key,
+            "reason": item.reason,
+            "status": item.status,
+            "cause": item.cause,
+        }
+        found[item.device] = entry
+    return list(found.values())
+
+
+def no_device_diagnosis(removed: list[dict[str, Any]]) -> dict[str, str]:
+    """Why a user with no device gets no push: APNs' answer that removed the last one, or never registered."""
+    if not removed:
+        return {"reason": DispatchReason.NO_DEVICE_REGISTERED.value, "message": NO_DEVICE_MESSAGE}
+    last = removed[0]
+    answer = " ".join(str(part) for part in (last["status"], last["reason"]) if part is not None)
+    return {
+        "reason": DEVICE_REMOVED,
+        "message": (
+            f"APNs answered {answer} at {last['removedAt']} for device {last['device']} (certificate "
+            f"{last['businessId']}, {last['environment']}): {last['cause']}"
+        ),
+    }
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    return iso_millis(dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC))
+
+
 class DeliveryReports:
     def __init__(
         self,
@@ -119,11 +167,15 @@ class DeliveryReports:
             "devices": self._devices(sdk_app_id, registrations),
             "recorded": "failures and retries only",
         }
+        recent = stored
+        if start is not None or (last is not None and limit < REMOVED_DEVICES_LOOKBACK):
+            recent, _ = self.deliveries.user_page(
+                sdk_app_id, user_id, limit=REMOVED_DEVICES_LOOKBACK, start=None
+            )
+        removed = removed_devices(recent, registrations)
+        view["removedDevices"] = removed
         if not registrations.devices:
-            view["diagnosis"] = {
-                "reason": DispatchReason.NO_DEVICE_REGISTERED.value,
-                "message": NO_DEVICE_MESSAGE,
-            }
+            view["diagnosis"] = no_device_diagnosis(removed)
         view["deliveries"] = [record_of(item, resolve(item, completed, now)).public_view() for item in stored]
         return view, last
 

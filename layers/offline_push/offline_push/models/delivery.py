@@ -146,6 +146,7 @@ class StoredDelivery:
     retry_at: int | None = None  # epoch ms
     at: int = 0  # epoch ms: first claimed (or recorded)
     unit: str | None = None  # the unit of work that sent it (absent: claimed on its own)
+    updated_at: int | None = None  # epoch ms: its outcome was last written (when APNs answered)
 
     @property
     def terminal(self) -> bool:
