@@ -123,7 +123,19 @@ def _cfn_lint(transformed: dict[str, Any], path: Path) -> subprocess.CompletedPr
     if not CFN_LINT.is_file():
         pytest.fail(f"{CFN_LINT} is missing: run `make venv`")
     return subprocess.run(  # noqa: S603
-        [str(CFN_LINT), "--format", "parseable", "--regions", REGION, "--", str(path)],
+        # W1028 (an Fn::If branch never reached) is left out: for the routes of a conditional function
+        # (the console's), the translator itself nests Fn::If on the same condition inside the API's body.
+        [
+            str(CFN_LINT),
+            "--format",
+            "parseable",
+            "--regions",
+            REGION,
+            "--ignore-checks",
+            "W1028",
+            "--",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=False,
