@@ -1,0 +1,266 @@
+"""Runs pytest on one module's mutants, each in a forked child of a warmed-up parent.
+
+The parent imports pytest, the test suites' third-party libraries (boto3, moto, cryptography, pydantic...)
+once, by collecting the tests, then forgets every module of the project. Each child (``os.fork``) starts
+from that state, imports the project afresh with the one mutated module compiled from its mutated tree,
+and runs only the tests that executed the mutated lines in an unmutated baseline run, fastest first,
+stopping at the first failure (``-x``). A child that outlives its time limit is killed: the mutant is
+counted as killed (an endless loop is a caught bug).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_FIRST_PARTY = ("offline_push", "tests", "local", "functions", "bench", "conftest")
+_TOOL_ID = (
+    4  # sys.monitoring.OPTIMIZER_ID is 5; ids 0-2 and 5 are claimed by debuggers, coverage and profilers
+)
+
+
+@dataclass
+class Baseline:
+    """What the unmutated module's tests did: every test's duration and the module's lines it ran."""
+
+    passed: bool
+    durations: dict[str, float] = field(default_factory=dict)
+    lines: dict[str, set[int]] = field(default_factory=dict)
+    import_lines: set[int] = field(default_factory=set)
+    output: str = ""
+
+
+def _pytest_args(tests: Sequence[str]) -> list[str]:
+    return [
+        *tests,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        "-o",
+        "addopts=--import-mode=importlib --strict-markers",
+        f"--rootdir={ROOT}",
+    ]
+
+
+# Property tests run at most this many examples per mutant: a mutant the rules' properties catch is
+# almost always caught in the first few examples, and a survivor would otherwise cost the full count.
+MAX_EXAMPLES = 25
+
+
+def _hypothesis_profile() -> None:
+    from hypothesis import settings  # noqa: PLC0415 - only the children need hypothesis configured
+
+    settings.register_profile(
+        "mutation",
+        database=None,
+        deadline=None,
+        derandomize=True,
+        print_blob=False,
+        max_examples=MAX_EXAMPLES,
+    )
+    settings.load_profile("mutation")
+    original = settings.__init__
+
+    def capped(self: settings, parent: settings | None = None, **kwargs: Any) -> None:
+        if kwargs.get("max_examples", 0) > MAX_EXAMPLES:
+            kwargs["max_examples"] = MAX_EXAMPLES
+        original(self, parent, **kwargs)
+
+    settings.__init__ = capped  # type: ignore[method-assign]
+
+
+def forget_project_modules() -> None:
+    """Drop the project's modules so the next import reads them (and the mutant) afresh."""
+    for name in list(sys.modules):
+        module = sys.modules[name]
+        file = getattr(module, "__file__", None) or ""
+        if name.split(".")[0] in _FIRST_PARTY or (
+            file and file.startswith(str(ROOT)) and "/.venv" not in file
+        ):
+            if name.startswith("tests.mutation"):
+                continue
+            del sys.modules[name]
+
+
+def warm_up(tests: Sequence[str]) -> None:
+    """Import what the tests import (by collecting them), then forget the project's own modules."""
+    os.chdir(ROOT)
+    with open(os.devnull, "w") as sink:
+        saved = os.dup(1), os.dup(2)
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            pytest.main([*_pytest_args(tests), "--collect-only"])
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+    forget_project_modules()
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves one module from a given syntax tree instead of its file."""
+
+    def __init__(self, name: str, path: Path, tree: ast.Module) -> None:
+        self.name = name
+        self.path = path
+        self.tree = tree
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self.path, loader=self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        exec(compile(self.tree, str(self.path), "exec"), module.__dict__)  # noqa: S102 - the mutant under test
+
+
+class _Select:
+    """Keeps only the chosen tests, in the chosen order."""
+
+    def __init__(self, order: Sequence[str]) -> None:
+        self.rank = {nodeid: i for i, nodeid in enumerate(order)}
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        kept = sorted(
+            (item for item in items if item.nodeid in self.rank), key=lambda item: self.rank[item.nodeid]
+        )
+        deselected = [item for item in items if item.nodeid not in self.rank]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+class _Coverage:
+    """Records, per test, which lines of one file ran (sys.monitoring LINE events, each location once)."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.current: str | None = None
+        self.durations: dict[str, float] = {}
+        self.lines: dict[str, set[int]] = {}
+        self.import_lines: set[int] = set()
+        monitoring = sys.monitoring
+        monitoring.use_tool_id(_TOOL_ID, "mutation")
+        monitoring.register_callback(_TOOL_ID, monitoring.events.LINE, self._line)
+        monitoring.set_events(_TOOL_ID, monitoring.events.LINE)
+
+    def _line(self, code: Any, line: int) -> Any:
+        if code.co_filename != self.filename:
+            return sys.monitoring.DISABLE
+        if self.current is None:
+            self.import_lines.add(line)
+        else:
+            self.lines[self.current].add(line)
+        return sys.monitoring.DISABLE
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        self.current = item.nodeid
+        self.lines[item.nodeid] = set()
+        sys.monitoring.restart_events()
+        started = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            self.durations[item.nodeid] = time.perf_counter() - started
+            self.current = None
+            sys.monitoring.restart_events()
+
+
+def _in_child(work: Callable[[], int], timeout: float) -> tuple[int | None, bool]:
+    """Run `work` in a forked child with its own process group; returns (exit code, timed out)."""
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 3
+        try:
+            os.setpgid(0, 0)
+            signal.alarm(max(1, int(timeout)))
+            with open(os.devnull, "w") as sink:
+                os.dup2(sink.fileno(), 1)
+                os.dup2(sink.fileno(), 2)
+            code = work()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # anything the child started and left behind
+    except (ProcessLookupError, PermissionError):
+        pass
+    if os.WIFSIGNALED(status):
+        return None, os.WTERMSIG(status) == signal.SIGALRM
+    return os.WEXITSTATUS(status), False
+
+
+def baseline(module: str, path: Path, tests: Sequence[str], timeout: float) -> Baseline:
+    """Run the module's tests unmutated (in a child), recording coverage and durations."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as report:
+
+        def work() -> int:
+            _hypothesis_profile()
+            coverage = _Coverage(str(path))
+            code = pytest.main(_pytest_args(tests), plugins=[coverage])
+            Path(report.name).write_text(
+                json.dumps(
+                    {
+                        "durations": coverage.durations,
+                        "lines": {k: sorted(v) for k, v in coverage.lines.items()},
+                        "imports": sorted(coverage.import_lines),
+                    }
+                )
+            )
+            return int(code)
+
+        code, _ = _in_child(work, timeout)
+        if code != 0:
+            return Baseline(passed=False, output=f"pytest exited with {code} on the unmutated module")
+        data = json.loads(Path(report.name).read_text())
+    return Baseline(
+        passed=True,
+        durations=data["durations"],
+        lines={k: set(v) for k, v in data["lines"].items()},
+        import_lines=set(data["imports"]),
+    )
+
+
+def run_mutant(
+    module: str, path: Path, tree: ast.Module, tests: Sequence[str], order: Sequence[str], timeout: float
+) -> str:
+    """'killed', 'timeout', 'survived' or 'error' for one mutant against the chosen tests."""
+
+    def work() -> int:
+        _hypothesis_profile()
+        sys.meta_path.insert(0, _MutantFinder(module, path, tree))
+        return int(pytest.main([*_pytest_args(tests), "-x"], plugins=[_Select(order)]))
+
+    code, timed_out = _in_child(work, timeout)
+    if timed_out:
+        return "timeout"
+    if code == 0:
+        return "survived"
+    if code in (1, 2):  # tests failed, or the mutant broke collection (an import error is a caught bug)
+        return "killed"
+    return "error"

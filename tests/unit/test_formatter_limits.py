@@ -1,0 +1,296 @@
+"""The formatter's limits, pinned at their boundaries: what fits goes out whole, what is cut keeps all that fits.
+
+Sizes in the comments are payload bytes. The one-to-one sample job's frame,
+``{"aps":{"alert":{"body":""},"sound":"default","thread-id":"denny"}}``, is 67 bytes, and a receiver's badge
+reserves 19 more (``,"badge":2147483647``), so its body (``Denny:`` and the text) has 4096 - 67 - 19 = 4010
+bytes: when it is cut, ``Denny:``, 4001 bytes of text and the 3-byte ellipsis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from offline_push.logic.formatter import (
+    MAX_BADGE,
+    MIN_BODY_BYTES,
+    NoPush,
+    NoPushReason,
+    format_notification,
+)
+from offline_push.models.job import PushJob
+from offline_push.models.notification import Notification, PushType
+from tests.support.jobs import ONE_TO_ONE, push_job, text
+
+COLLAPSE_ID = "a5cd137eed1a410ff107dbbfa323aa0e"
+TAIL = '"},"sound":"default","thread-id":"denny"}}'
+
+
+def c2c(**fields: Any) -> PushJob:
+    return push_job(ONE_TO_ONE, **fields)
+
+
+def sent(payload: str) -> Notification:
+    return Notification(payload.encode(), PushType.ALERT, 10, None, COLLAPSE_ID)
+
+
+def body_payload(body: str) -> Notification:
+    return sent('{"aps":{"alert":{"body":"' + body + TAIL)
+
+
+# --- the codes and limits operators and apps rely on ---------------------------------------------------------
+
+
+def test_no_push_reasons_are_the_codes_operators_search_for() -> None:
+    # Then each reason's code is the documented string
+    assert {reason.name: str(reason) for reason in NoPushReason} == {
+        "PUSH_DISABLED": "PushDisabled",
+        "CUSTOM_WITHOUT_DESC": "CustomWithoutDesc",
+        "EMPTY_CONTENT": "EmptyContent",
+        "EXT_TOO_LARGE": "ExtTooLarge",
+        "PAYLOAD_TOO_LARGE": "PayloadTooLarge",
+    }
+
+
+@pytest.mark.parametrize(
+    ("badge", "shown"),
+    [(2_147_483_646, 2_147_483_646), (2_147_483_647, 2_147_483_647), (2_147_483_648, 2_147_483_647)],
+)
+def test_the_badge_is_capped_at_int32_max(badge: int, shown: int) -> None:
+    # Given a receiver whose unread count reaches iOS's Int32 limit
+    # When the sample job is formatted for them
+    result = format_notification(c2c(), badge=badge)
+
+    # Then the badge is their count, at most 2,147,483,647
+    assert MAX_BADGE == 2_147_483_647
+    assert result == sent(
+        '{"aps":{"alert":{"body":"Denny:hello"},"badge":'
+        + str(shown)
+        + ',"sound":"default","thread-id":"denny"}}'
+    )
+
+
+# --- what fits is not cut ----------------------------------------------------------------------------------
+
+
+def test_a_body_that_fills_4096_bytes_exactly_goes_out_uncut() -> None:
+    # Given a job that ignores the badge (no room reserved) and a body that makes the payload 4096 bytes:
+    # 4096 - 67 - len("Denny:") = 4023 characters
+    job = c2c(MsgBody=[text("x" * 4023)], OfflinePushInfo={"ApnsInfo": {"BadgeMode": 1}})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then it goes out whole, 4096 bytes
+    assert result == body_payload("Denny:" + "x" * 4023)
+    assert isinstance(result, Notification)
+    assert len(result.payload) == 4096
+
+
+def test_one_byte_more_than_4096_cuts_the_body_to_what_fits() -> None:
+    # Given the same job with one character more
+    job = c2c(MsgBody=[text("x" * 4024)], OfflinePushInfo={"ApnsInfo": {"BadgeMode": 1}})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the body is cut to 4026 bytes: "Denny:", 4020 characters and the ellipsis
+    assert result == body_payload("Denny:" + "x" * 4020 + "…")
+    assert isinstance(result, Notification)
+    assert len(result.payload) == 4096
+
+
+def test_with_a_badge_a_body_of_4010_bytes_is_the_largest_sent_uncut() -> None:
+    # Given bodies of 4010 and 4011 bytes for a receiver whose badge counts
+    fits = format_notification(c2c(MsgBody=[text("x" * 4004)]), badge=MAX_BADGE)
+    over = format_notification(c2c(MsgBody=[text("x" * 4005)]), badge=MAX_BADGE)
+
+    # Then the first goes out whole at exactly 4096 bytes with the largest badge, the second is cut
+    assert isinstance(fits, Notification)
+    assert fits.payload == (
+        b'{"aps":{"alert":{"body":"Denny:' + b"x" * 4004 + b'"},"badge":2147483647,"sound":"default",'
+        b'"thread-id":"denny"}}'
+    )
+    assert len(fits.payload) == 4096
+    assert isinstance(over, Notification)
+    assert over.payload.startswith(b'{"aps":{"alert":{"body":"Denny:' + b"x" * 4001 + "…".encode() + b'"}')
+
+
+# --- cuts keep all that fits, between characters -----------------------------------------------------------
+
+
+def test_the_cut_falls_before_a_skin_toned_thumb_not_between_thumb_and_tone() -> None:
+    # Given 👍🏽 (two 4-byte characters) repeated after 3 letters: the 4001 - 3 = 3998 bytes of room take 499
+    # whole pairs and 6 bytes, room for a thumb without its tone
+    thumb = "\U0001f44d\U0001f3fd"
+    job = c2c(MsgBody=[text("abc" + thumb * 600)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then every whole pair is kept and the lone thumb is not
+    assert result == body_payload("Denny:abc" + thumb * 499 + "…")
+
+
+def test_the_cut_does_not_separate_a_devanagari_consonant_from_its_vowel_sign() -> None:
+    # Given कि (क and the vowel sign ि, 3 bytes each) repeated after 2 letters: 4001 - 2 = 3999 bytes take
+    # 666 syllables and 3 bytes, room for a consonant without its vowel sign
+    syllable = "\u0915\u093f"
+    job = c2c(MsgBody=[text("ab" + syllable * 700)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the body ends after the last whole syllable
+    assert result == body_payload("Denny:ab" + syllable * 666 + "…")
+
+
+def test_a_cluster_longer_than_the_room_is_cut_on_a_character() -> None:
+    # Given one letter carrying 3000 combining accents (2 bytes each): a cluster far longer than the room
+    job = c2c(MsgBody=[text("Z" + "\u0301" * 3000)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the cut falls inside it, keeping all that fits: 4001 - 1 = 4000 bytes are 2000 accents
+    assert result == body_payload("Denny:Z" + "\u0301" * 2000 + "…")
+
+
+@pytest.mark.parametrize(
+    ("letters", "kept"),
+    [
+        # 4001 - 3868 = 133 bytes: "e" and 66 accents; the cluster starts 67 characters back: cut inside it
+        (3868, "a" * 3868 + "e" + "\u0301" * 66),
+        # 4001 - 3874 = 127 bytes: "e" and 63 accents, 64 characters: cut inside it
+        (3874, "a" * 3874 + "e" + "\u0301" * 63),
+        # 4001 - 3876 = 125 bytes: "e" and 62 accents, 63 characters: the cluster is dropped whole
+        (3876, "a" * 3876),
+    ],
+)
+def test_a_cut_looks_back_at_most_64_characters_for_the_start_of_a_cluster(letters: int, kept: str) -> None:
+    # Given letters, then "e" with 100 combining accents, where the cut falls among the accents
+    job = c2c(MsgBody=[text("a" * letters + "e" + "\u0301" * 100)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then a cluster starting within 63 characters of the cut is dropped whole; one starting further back
+    # (Zalgo text) is cut on a character
+    assert result == body_payload("Denny:" + kept + "…")
+
+
+def test_a_cut_in_text_with_json_escapes_keeps_the_longest_prefix_that_fits() -> None:
+    # Given a text alternating a control character (6 bytes escaped: \u0001) and a letter: 7 bytes a pair;
+    # 4001 bytes take 571 pairs and 4 bytes, too few for the next control character
+    job = c2c(MsgBody=[text("\x01b" * 1000)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then 571 pairs are kept
+    assert result == body_payload("Denny:" + "\\u0001b" * 571 + "…")
+    # And with 5 letters in front, 4001 - 5 = 3996 bytes: 570 pairs and 6 bytes, room for one more control
+    # character, which is kept
+    shifted = format_notification(c2c(MsgBody=[text("bbbbb" + "\x01b" * 1000)]))
+    assert shifted == body_payload("Denny:bbbbb" + "\\u0001b" * 570 + "\\u0001…")
+
+
+# --- what gives way, in order ------------------------------------------------------------------------------
+
+
+def long_job(ext_bytes: int) -> PushJob:
+    return c2c(
+        MsgBody=[text("y" * 1000)],
+        OfflinePushInfo={"Ext": "e" * ext_bytes, "Title": "T" * 20, "ApnsInfo": {"SubTitle": "S" * 20}},
+    )
+
+
+def with_ext(alert: str, ext_bytes: int) -> Notification:
+    return sent(
+        '{"aps":{"alert":{'
+        + alert
+        + '"},"sound":"default","thread-id":"denny"},"ext":"'
+        + "e" * ext_bytes
+        + '"}'
+    )
+
+
+def test_a_long_body_is_cut_while_the_title_and_subtitle_stay() -> None:
+    # Given a short title and subtitle and a 5000-character body
+    job = c2c(MsgBody=[text("y" * 5000)], OfflinePushInfo={"Title": "T", "ApnsInfo": {"SubTitle": "S"}})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then both stay and the body takes the rest: 4010 - 12 ("title":"T",) - 15 ("subtitle":"S",) = 3983 bytes
+    assert result == sent(
+        '{"aps":{"alert":{"title":"T","subtitle":"S","body":"Denny:' + "y" * 3974 + "…" + TAIL
+    )
+
+
+@pytest.mark.parametrize(
+    ("ext_bytes", "alert"),
+    [
+        # the body keeps its 32-byte minimum ("Denny:" and 26 letters) beside the title and the subtitle
+        (3901, '"title":"' + "T" * 20 + '","subtitle":"' + "S" * 20 + '","body":"Denny:' + "y" * 26 + "…"),
+        # one byte less for it, and the subtitle gives way: the body gains its 34 bytes
+        (3902, '"title":"' + "T" * 20 + '","body":"Denny:' + "y" * 59 + "…"),
+        # the body keeps its minimum beside the title
+        (3935, '"title":"' + "T" * 20 + '","body":"Denny:' + "y" * 26 + "…"),
+        # one byte less, and the title gives way too
+        (3936, '"body":"Denny:' + "y" * 56 + "…"),
+        # the body alone keeps what is left, down to one character
+        (3997, '"body":"D' + "…"),
+    ],
+)
+def test_the_subtitle_then_the_title_give_way_when_the_body_would_get_less_than_32_bytes(
+    ext_bytes: int, alert: str
+) -> None:
+    # Given a 20-byte title and subtitle, a long body, and an ext taking all but a little of the payload
+    # When it is formatted
+    result = format_notification(long_job(ext_bytes))
+
+    # Then the body keeps at least 32 bytes, as long as dropping the subtitle, then the title, gives them
+    assert MIN_BODY_BYTES == 32
+    assert result == with_ext(alert, ext_bytes)
+
+
+def test_an_ext_leaving_no_room_for_one_character_of_body_is_ext_too_large() -> None:
+    # When the ext leaves the body less than one character and the ellipsis
+    result = format_notification(long_job(3998))
+
+    # Then there is no push, for the ext
+    assert result == NoPush(
+        NoPushReason.EXT_TOO_LARGE,
+        "Ext is 3998 bytes: with the rest of the notification it cannot fit APNs's 4096-byte payload limit, "
+        "and it is never cut",
+    )
+
+
+@pytest.mark.parametrize("ext", ["", "e" * 100])
+def test_fixed_fields_too_large_for_any_body_are_payload_too_large_not_ext_too_large(ext: str) -> None:
+    # Given an image URL of 700 control characters (4200 bytes once escaped), with or without an ext
+    job = c2c(OfflinePushInfo={"Ext": ext, "ApnsInfo": {"Image": "\x01" * 700}})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then there is no push, and the reason blames the fixed fields, not the ext
+    assert result == NoPush(
+        NoPushReason.PAYLOAD_TOO_LARGE,
+        f"the notification's fixed fields (Ext {len(ext)} bytes, Image, Sound, GroupId) cannot fit APNs's "
+        "4096-byte payload limit",
+    )
+
+
+def test_a_background_push_too_large_without_its_ext_is_payload_too_large() -> None:
+    # Given a background push (only content-available and ext): with an ext it can be too large only for it
+    job = c2c(OfflinePushInfo={"Ext": "e" * 4057, "ApnsInfo": {"BackgroundNotification": 1}})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the ext is named
+    assert isinstance(result, NoPush)
+    assert result.reason is NoPushReason.EXT_TOO_LARGE
