@@ -59,6 +59,10 @@ pytest: $(BIN)/.installed
 .PHONY: test
 test: lint validate pytest build-check  ## everything CI checks: lint, types, template, tests, the built bundle
 
+.PHONY: mutate
+mutate: $(BIN)/.installed  ## mutation testing of the layer's rules, slow (README "Mutation testing"); MUTATE_ARGS=logic/formatter.py
+	nice -n 15 $(BIN)/python -m tests.mutation $(MUTATE_ARGS)
+
 .PHONY: bench
 bench: $(BIN)/.installed  ## run every benchmark in bench/ (each prints a table); BENCH_ARGS=--quick for a smoke run
 	@for module in $(sort $(basename $(notdir $(wildcard bench/bench_*.py)))); do \
@@ -87,4 +91,4 @@ deploy: build  ## sam deploy --guided (needs AWS credentials)
 
 .PHONY: clean
 clean:  ## remove venvs and build output
-	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .mutation

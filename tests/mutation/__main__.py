@@ -195,8 +195,8 @@ def run_target(
                 target.module,
                 target.path,
                 mutated_tree(source, mutant),
-                target.tests,
-                order,
+                tests=target.tests,
+                order=order,
                 timeout=10 + 3 * expected,
             )
         outcomes[mutant.id] = outcome
@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(args.modules) - {t.name for t in chosen}
         if unknown:
             parser.error(f"not a mutated module: {', '.join(sorted(unknown))}")
-        chosen = [t for t in chosen if t.name in args.modules]
+        by_name = {t.name: t for t in chosen}
+        chosen = [by_name[name] for name in dict.fromkeys(args.modules)]
     marked_all = equivalents()
     if args.list:
         for t in chosen:

@@ -128,7 +128,9 @@ def _walk(tree: ast.Module, lines: list[str]) -> Iterator[_Visit]:
     yield from visit(tree, None, "", None, "<module>")
 
 
-def _mutations(node: ast.AST, parent: ast.AST | None, field: str) -> Iterator[tuple[str, _Apply]]:
+def _mutations(  # noqa: PLR0912 - one branch per kind of node
+    node: ast.AST, parent: ast.AST | None, field: str
+) -> Iterator[tuple[str, _Apply]]:
     """The changes that apply to one node, each as (kind, apply)."""
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
@@ -196,23 +198,24 @@ def _mutations(node: ast.AST, parent: ast.AST | None, field: str) -> Iterator[tu
             _replace(p, f, i, s())
 
         yield f"{type(node).__name__}->{flip.__name__}", apply_flow
+    # A comparison is already flipped by its operator's mutants; a negation is not negated twice.
     if (
         isinstance(parent, (ast.If, ast.While, ast.IfExp))
         and field == "test"
         and not isinstance(node, ast.Compare)
+        and not (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not))
     ):
-        if not (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
 
-            def apply_negate(n: ast.AST, p: ast.AST, f: str, i: int | None) -> None:
-                assert isinstance(n, ast.expr)
-                _replace(p, f, i, ast.UnaryOp(ast.Not(), n))
+        def apply_negate(n: ast.AST, p: ast.AST, f: str, i: int | None) -> None:
+            assert isinstance(n, ast.expr)
+            _replace(p, f, i, ast.UnaryOp(ast.Not(), n))
 
-            yield "negate condition", apply_negate
+        yield "negate condition", apply_negate
 
 
 def _constant_mutations(node: ast.Constant) -> Iterator[tuple[str, _Apply]]:
     value = node.value
-    new: object
+    new: str | bytes | int | float
     if isinstance(value, bool):
         new = not value
     elif isinstance(value, int):
@@ -226,7 +229,9 @@ def _constant_mutations(node: ast.Constant) -> Iterator[tuple[str, _Apply]]:
     else:
         return
 
-    def apply_constant(n: ast.AST, _p: ast.AST, _f: str, _i: int | None, v: object = new) -> None:
+    def apply_constant(
+        n: ast.AST, _p: ast.AST, _f: str, _i: int | None, v: str | bytes | int | float = new
+    ) -> None:
         assert isinstance(n, ast.Constant)
         n.value = v
 
@@ -262,7 +267,7 @@ def mutants(source: str, module: str) -> list[Mutant]:
                     node_index=index,
                     kind=kind,
                     line=getattr(node, "lineno", 0),
-                    end_line=getattr(node, "end_lineno", None) or getattr(node, "lineno", 0),
+                    end_line=_end_line(node),
                     scope=scope,
                     before=before,
                     after=after,
@@ -271,13 +276,19 @@ def mutants(source: str, module: str) -> list[Mutant]:
     return found
 
 
+def _end_line(node: ast.AST) -> int:
+    end: int | None = getattr(node, "end_lineno", None)
+    start: int = getattr(node, "lineno", 0)
+    return end if end is not None else start
+
+
 def _applied_copy(node: ast.AST, apply: _Apply) -> ast.AST:
     """What a mutation turns the node into, applied to a copy held in a scratch parent."""
     holder = ast.AST()
     twin = copy.deepcopy(node)
-    holder.value = twin
+    setattr(holder, "value", twin)  # noqa: B010 - a scratch attribute ast.AST does not declare
     apply(twin, holder, "value", None)
-    result: ast.AST = holder.value
+    result: ast.AST = getattr(holder, "value")  # noqa: B009
     return result
 
 

@@ -11,6 +11,7 @@ counted as killed (an endless loop is a caught bug).
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -206,10 +207,8 @@ def _in_child(work: Callable[[], int], timeout: float) -> tuple[int | None, bool
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)  # anything the child started and left behind
-    except (ProcessLookupError, PermissionError):
-        pass
     if os.WIFSIGNALED(status):
         return None, os.WTERMSIG(status) == signal.SIGALRM
     return os.WEXITSTATUS(status), False
@@ -247,7 +246,7 @@ def baseline(module: str, path: Path, tests: Sequence[str], timeout: float) -> B
 
 
 def run_mutant(
-    module: str, path: Path, tree: ast.Module, tests: Sequence[str], order: Sequence[str], timeout: float
+    module: str, path: Path, tree: ast.Module, *, tests: Sequence[str], order: Sequence[str], timeout: float
 ) -> str:
     """'killed', 'timeout', 'survived' or 'error' for one mutant against the chosen tests."""
 

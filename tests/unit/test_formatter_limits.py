@@ -1,4 +1,4 @@
-"""The formatter's limits, pinned at their boundaries: what fits goes out whole, what is cut keeps all that fits.
+"""The formatter's limits, pinned at their boundaries: what fits goes out whole, a cut keeps all that fits.
 
 Sizes in the comments are payload bytes. The one-to-one sample job's frame,
 ``{"aps":{"alert":{"body":""},"sound":"default","thread-id":"denny"}}``, is 67 bytes, and a receiver's badge
@@ -39,7 +39,7 @@ def body_payload(body: str) -> Notification:
     return sent('{"aps":{"alert":{"body":"' + body + TAIL)
 
 
-# --- the codes and limits operators and apps rely on ---------------------------------------------------------
+# --- the codes and limits operators and apps rely on -----------------------------------------------------
 
 
 def test_no_push_reasons_are_the_codes_operators_search_for() -> None:

@@ -63,7 +63,7 @@ def test_a_registration_overtaken_on_every_attempt_answers_409_after_5_attempts(
     # When the device registers
     answer = put_apns(stack, TOKEN_A)
 
-    # Then, after 5 attempts, the caller is told to retry (409), not a server error, and the token is not stored
+    # Then, after 5 attempts, the caller is told to retry (409), not a server error, and nothing is stored
     assert SAVE_ATTEMPTS == 5
     assert store.reads == 5
     assert answer.status == HTTPStatus.CONFLICT
@@ -119,4 +119,6 @@ def test_a_user_keeps_at_most_10_devices_the_oldest_going_first(stack: Stack) ->
     assert MAX_DEVICES_PER_USER == 10
     assert [answer.body["replacedDevices"] for answer in answers] == [0] * 10
     assert eleventh.body["replacedDevices"] == 1
-    assert sorted(device.token for device in stack.registrations(SAMPLE_USER_ID).devices) == sorted(tokens[1:])
+    assert sorted(device.token for device in stack.registrations(SAMPLE_USER_ID).devices) == sorted(
+        tokens[1:]
+    )

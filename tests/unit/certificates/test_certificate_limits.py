@@ -29,7 +29,10 @@ def refusal(error: pytest.ExceptionInfo[OfflinePushError]) -> tuple[int, str, st
 
 def p12(password: str, kind: PushCertificateKind = PushCertificateKind.DEVELOPMENT) -> CertificateUpload:
     return CertificateUpload(
-        name="Chat", environment="development", password=password, content=push_certificate(kind).p12(password)
+        name="Chat",
+        environment="development",
+        password=password,
+        content=push_certificate(kind).p12(password),
     )
 
 
@@ -56,7 +59,11 @@ def test_a_password_of_1025_characters_is_refused_before_opening_the_file() -> N
     # When it is verified, then it is refused for its length, without echoing it
     with pytest.raises(OfflinePushError) as refused:
         verify_upload(upload, now=NOW)
-    assert refusal(refused) == (HTTPStatus.BAD_REQUEST, "InvalidRequest", "password is longer than 1024 characters")
+    assert refusal(refused) == (
+        HTTPStatus.BAD_REQUEST,
+        "InvalidRequest",
+        "password is longer than 1024 characters",
+    )
 
 
 # --- file size ----------------------------------------------------------------------------------------------
@@ -150,8 +157,8 @@ def test_validity_errors_name_the_certificates_dates() -> None:
         (
             PushCertificateKind.PRODUCTION,
             "development",
-            "this is a production-only push certificate and cannot be used for development (the APNs sandbox): "
-            "use a development or 'Apple Push Services' certificate",
+            "this is a production-only push certificate and cannot be used for development (the APNs "
+            "sandbox): use a development or 'Apple Push Services' certificate",
         ),
     ],
 )
@@ -248,8 +255,8 @@ def test_a_rotation_to_another_app_or_environment_is_refused_naming_both() -> No
     assert refusal(other_app) == (
         HTTPStatus.CONFLICT,
         "BundleIdMismatch",
-        "certificate 3 is for bundle ID com.example.chat; the new file is for com.example.other: upload it as "
-        "a new certificate instead",
+        "certificate 3 is for bundle ID com.example.chat; the new file is for com.example.other: upload it "
+        "as a new certificate instead",
     )
     assert refusal(other_environment) == (
         HTTPStatus.CONFLICT,
