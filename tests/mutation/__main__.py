@@ -12,6 +12,7 @@ import argparse
 import ast
 import fnmatch
 import json
+import signal
 import sys
 import time
 import tomllib
@@ -86,6 +87,12 @@ def import_time_uses(source: str) -> list[tuple[int, int, set[int] | None]]:
         elif isinstance(node, ast.Attribute):
             attributes.setdefault(node.attr, set()).add(node.lineno)
     spans = [(stmt.lineno, stmt.end_lineno or stmt.lineno) for stmt, _ in top]
+    # A function's decorators and defaults run at import too: its header counts as import time.
+    headers = [
+        (min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.body[0].lineno - 1)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
 
     def at_import(line: int) -> tuple[int, int] | None:
         for start, end in spans:
@@ -113,6 +120,8 @@ def import_time_uses(source: str) -> list[tuple[int, int, set[int] | None]]:
             if not lines:
                 return None
             for line in lines:
+                if any(start <= line <= end for start, end in headers):
+                    return None
                 span = at_import(line)
                 if span is None:
                     found.add(line)
@@ -191,15 +200,23 @@ def run_target(
             outcome = "uncovered"
         else:
             expected = sum(base.durations[test] for test in order)
+            limits = {test: 2 + 3 * base.durations[test] for test in order}
             outcome = run_mutant(
                 target.module,
                 target.path,
                 mutated_tree(source, mutant),
                 tests=target.tests,
                 order=order,
+                limits=limits,
                 timeout=10 + 3 * expected,
             )
         outcomes[mutant.id] = outcome
+        if number % 25 == 0:
+            done = sum(1 for o in outcomes.values() if o in ("killed", "timeout"))
+            print(
+                f"   ... {number}/{len(found)} run, {done} killed, {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
         if outcome in ("survived", "uncovered", "error") or verbose:
             flag = "  (marked equivalent)" if mutant.id in marked else ""
             spent = f" {time.monotonic() - began:.1f}s/{len(order)}t" if verbose else ""
@@ -273,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "--table", action="store_true", help="print the table from the last results in .mutation/"
     )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # children are cleaned up
     chosen = targets()
     if args.modules:
         unknown = set(args.modules) - {t.name for t in chosen}

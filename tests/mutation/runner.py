@@ -21,7 +21,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -62,7 +62,7 @@ def _pytest_args(tests: Sequence[str]) -> list[str]:
 
 # Property tests run at most this many examples per mutant: a mutant the rules' properties catch is
 # almost always caught in the first few examples, and a survivor would otherwise cost the full count.
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 
 
 def _hypothesis_profile() -> None:
@@ -139,11 +139,30 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(self.tree, str(self.path), "exec"), module.__dict__)  # noqa: S102 - the mutant under test
 
 
-class _Select:
-    """Keeps only the chosen tests, in the chosen order."""
+class MutantTimeout(Exception):
+    """A test ran far longer than it did on the unmutated module: the mutant made it loop."""
 
-    def __init__(self, order: Sequence[str]) -> None:
+
+def _time_out(signum: int, frame: object) -> None:
+    raise MutantTimeout
+
+
+class _Select:
+    """Keeps only the chosen tests, in the chosen order, each with a time limit of its own."""
+
+    def __init__(self, order: Sequence[str], limits: Mapping[str, float]) -> None:
         self.rank = {nodeid: i for i, nodeid in enumerate(order)}
+        self.limits = limits
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        previous = signal.signal(signal.SIGALRM, _time_out)
+        signal.setitimer(signal.ITIMER_REAL, self.limits.get(item.nodeid, 30.0))
+        try:
+            return (yield)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         kept = sorted(
@@ -193,24 +212,39 @@ class _Coverage:
 
 
 def _in_child(work: Callable[[], int], timeout: float) -> tuple[int | None, bool]:
-    """Run `work` in a forked child with its own process group; returns (exit code, timed out)."""
+    """Run `work` in a forked child with its own process group; returns (exit code, timed out).
+
+    The child and everything it started are killed when it outlives ``timeout`` or the driver stops."""
     pid = os.fork()
     if pid == 0:  # the child
         code = 3
         try:
             os.setpgid(0, 0)
-            signal.alarm(max(1, int(timeout)))
             with open(os.devnull, "w") as sink:
                 os.dup2(sink.fileno(), 1)
                 os.dup2(sink.fileno(), 2)
             code = work()
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)  # anything the child started and left behind
+    deadline = time.monotonic() + timeout
+    status: int | None = None
+    try:
+        while status is None:
+            done, waited = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = waited
+            elif time.monotonic() > deadline:
+                break
+            else:
+                time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)  # anything the child started and left behind
+    if status is None:
+        os.waitpid(pid, 0)
+        return None, True
     if os.WIFSIGNALED(status):
-        return None, os.WTERMSIG(status) == signal.SIGALRM
+        return None, False
     return os.WEXITSTATUS(status), False
 
 
@@ -246,20 +280,28 @@ def baseline(module: str, path: Path, tests: Sequence[str], timeout: float) -> B
 
 
 def run_mutant(
-    module: str, path: Path, tree: ast.Module, *, tests: Sequence[str], order: Sequence[str], timeout: float
+    module: str,
+    path: Path,
+    tree: ast.Module,
+    *,
+    tests: Sequence[str],
+    order: Sequence[str],
+    limits: Mapping[str, float],
+    timeout: float,
 ) -> str:
-    """'killed', 'timeout', 'survived' or 'error' for one mutant against the chosen tests."""
+    """'killed', 'timeout', 'survived' or 'error' for one mutant against the chosen tests. Each test has its
+    own time limit (``limits``), the whole run ``timeout``."""
 
     def work() -> int:
         _hypothesis_profile()
         sys.meta_path.insert(0, _MutantFinder(module, path, tree))
-        return int(pytest.main([*_pytest_args(tests), "-x"], plugins=[_Select(order)]))
+        return int(pytest.main([*_pytest_args(tests), "-x"], plugins=[_Select(order, limits)]))
 
     code, timed_out = _in_child(work, timeout)
     if timed_out:
         return "timeout"
     if code == 0:
         return "survived"
-    if code in (1, 2):  # tests failed, or the mutant broke collection (an import error is a caught bug)
+    if code is None or code in (1, 2):  # a crash, failed tests, or a collection error: a caught bug
         return "killed"
     return "error"
