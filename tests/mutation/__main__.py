@@ -12,6 +12,7 @@ import argparse
 import ast
 import fnmatch
 import json
+import re
 import signal
 import sys
 import time
@@ -63,7 +64,10 @@ def equivalents() -> dict[str, dict[str, str]]:
     return tomllib.loads(path.read_text()) if path.exists() else {}
 
 
-def import_time_uses(source: str) -> list[tuple[int, int, set[int] | None]]:
+type ImportUses = list[tuple[int, int, set[int] | None, set[str]]]
+
+
+def import_time_uses(source: str) -> ImportUses:
     """For each statement run at import (module and class level): the lines that use what it defines.
 
     A module-level ``NAME = ...`` is used where ``NAME`` is read; a class-level one where ``.NAME`` is read.
@@ -136,10 +140,34 @@ def import_time_uses(source: str) -> list[tuple[int, int, set[int] | None]]:
         return found
 
     return [
-        (stmt.lineno, stmt.end_lineno or stmt.lineno, uses(stmt, in_class, {stmt.lineno}))
+        (stmt.lineno, stmt.end_lineno or stmt.lineno, uses(stmt, in_class, {stmt.lineno}), _defined(stmt))
         for stmt, in_class in top
         if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     ]
+
+
+def _defined(stmt: ast.stmt) -> set[str]:
+    targets = (
+        stmt.targets
+        if isinstance(stmt, ast.Assign)
+        else [stmt.target]
+        if isinstance(stmt, ast.AnnAssign)
+        else []
+    )
+    return {t.id for t in targets if isinstance(t, ast.Name)}
+
+
+def _mentioning(names: set[str], tests: list[str]) -> list[str]:
+    """The tests whose file names one of ``names``: they may read the value directly."""
+    texts: dict[str, str] = {}
+    chosen = []
+    for test in tests:
+        path = test.split("::")[0]
+        if path not in texts:
+            texts[path] = (ROOT / path).read_text() if (ROOT / path).exists() else ""
+        if any(re.search(rf"\b{re.escape(name)}\b", texts[path]) for name in names):
+            chosen.append(test)
+    return chosen
 
 
 def select(
@@ -147,24 +175,26 @@ def select(
     base_lines: dict[str, set[int]],
     import_lines: set[int],
     durations: dict[str, float],
-    import_uses: list[tuple[int, int, set[int] | None]],
+    import_uses: ImportUses,
 ) -> list[str]:
     """The tests that ran the mutant's lines, fastest first.
 
-    A mutant of a line run at import counts the tests that ran the lines using what the line defines, or
-    every test when that is not known.
+    A mutant of a line run at import counts the tests that ran the lines using what the line defines and
+    the tests in files that name it, or every test when that is not known.
     """
     span = set(range(mutant.line, mutant.end_line + 1))
     if span & import_lines:
         used: set[int] | None = None
-        for start, end, lines in import_uses:
+        names: set[str] = set()
+        for start, end, lines, defined in import_uses:
             if start <= mutant.line <= end:
-                used = lines
+                used, names = lines, defined
                 break
         if used is None:
             chosen = list(durations)
         else:
-            chosen = [test for test, lines in base_lines.items() if lines & used]
+            reading = {test for test, lines in base_lines.items() if lines & used}
+            chosen = sorted(reading | set(_mentioning(names, list(durations))))
     else:
         chosen = [test for test, lines in base_lines.items() if lines & span]
     return sorted(chosen, key=lambda test: durations.get(test, 0.0))
