@@ -183,7 +183,7 @@ def select(
     the tests in files that name it, or every test when that is not known.
     """
     span = set(range(mutant.line, mutant.end_line + 1))
-    if span & import_lines:
+    if span & import_lines or any(start <= mutant.line <= end for start, end, _, _ in import_uses):
         used: set[int] | None = None
         names: set[str] = set()
         for start, end, lines, defined in import_uses:
@@ -205,13 +205,19 @@ def _results_file(target: Target) -> Path:
 
 
 def run_target(
-    target: Target, marked: dict[str, str], limit: int | None, verbose: bool, survivors_only: bool
+    target: Target, marked: dict[str, str], limit: int | None, verbose: bool, reuse: str | None
 ) -> dict[str, object]:
+    """Run every mutant of one module; ``reuse`` "killed" keeps the last run's kills (runs the survivors
+    again), "all" keeps every outcome of the last (perhaps interrupted) run and runs the rest."""
     source = target.path.read_text()
     found = mutants(source, target.name)[:limit]
     previous: dict[str, str] = {}
-    if survivors_only and _results_file(target).exists():
-        previous = json.loads(_results_file(target).read_text()).get("outcomes", {})
+    spent_before = 0.0
+    if reuse and _results_file(target).exists():
+        last = json.loads(_results_file(target).read_text())
+        previous = last.get("outcomes", {})
+        spent_before = float(last.get("seconds") or 0.0)
+    kept = ("killed", "timeout") if reuse == "killed" else ("killed", "timeout", "survived", "uncovered")
     started = time.monotonic()
     print(f"== {target.name}: {len(found)} mutants, tests: {' '.join(target.tests)}", flush=True)
     base = baseline(target.module, target.path, target.tests, timeout=1800)
@@ -224,7 +230,7 @@ def run_target(
     for number, mutant in enumerate(found, 1):
         began = time.monotonic()
         order = select(mutant, base.lines, base.import_lines, base.durations, uses)
-        if previous.get(mutant.id) in ("killed", "timeout"):
+        if previous.get(mutant.id) in kept:
             outcome = previous[mutant.id]
         elif not order:
             outcome = "uncovered"
@@ -235,12 +241,22 @@ def run_target(
                 target.module,
                 target.path,
                 mutated_tree(source, mutant),
-                tests=target.tests,
+                tests=sorted({test.split("::")[0] for test in order}),
                 order=order,
                 limits=limits,
                 timeout=10 + 3 * expected,
             )
         outcomes[mutant.id] = outcome
+        if number % 10 == 0:  # an interrupted run can be resumed (--resume)
+            _save(
+                target,
+                {
+                    "module": target.name,
+                    "partial": True,
+                    "outcomes": outcomes,
+                    "seconds": round(spent_before + time.monotonic() - started, 1),
+                },
+            )
         if number % 25 == 0:
             done = sum(1 for o in outcomes.values() if o in ("killed", "timeout"))
             print(
@@ -256,14 +272,17 @@ def run_target(
             )
     result = summarise(target, found, outcomes, marked)
     result["outcomes"] = outcomes
-    if not survivors_only:
-        result["seconds"] = round(time.monotonic() - started, 1)
-    elif _results_file(target).exists():
-        result["seconds"] = json.loads(_results_file(target).read_text()).get("seconds", "-")
+    # The time a whole run of the module takes: a run of the survivors alone adds nothing to it.
+    elapsed = time.monotonic() - started
+    result["seconds"] = round(spent_before + (elapsed if reuse != "killed" else 0.0), 1) or round(elapsed, 1)
     result["baselineSeconds"] = round(base_seconds, 1)
+    _save(target, result)
+    return result
+
+
+def _save(target: Target, result: dict[str, object]) -> None:
     RESULTS.mkdir(exist_ok=True)
     _results_file(target).write_text(json.dumps(result, indent=1))
-    return result
 
 
 def summarise(
@@ -297,6 +316,11 @@ def table(results: list[dict[str, object]]) -> str:
         if "error" in r:
             rows.append(f"| {r['module']} | - | - | - | - | baseline failed | - |")
             continue
+        if r.get("partial"):
+            rows.append(
+                f"| {r['module']} | - | - | - | - | interrupted: make mutate MUTATE_ARGS=--resume | - |"
+            )
+            continue
         rows.append(
             f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | {r['survived']} "
             f"| {r['score']}% | {r.get('seconds', '-')} s |"
@@ -316,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N mutants of each module (a smoke run)")
     parser.add_argument("--verbose", action="store_true", help="print every mutant's outcome and time")
     parser.add_argument("--survivors", action="store_true", help="run again only the last run's survivors")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument(
         "--table", action="store_true", help="print the table from the last results in .mutation/"
     )
@@ -351,7 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     warm_up(sorted({test for t in chosen for test in t.tests}))
     results = []
     for t in chosen:
-        results.append(run_target(t, marked_all.get(t.name, {}), args.limit, args.verbose, args.survivors))
+        results.append(
+            run_target(
+                t,
+                marked_all.get(t.name, {}),
+                args.limit,
+                args.verbose,
+                "killed" if args.survivors else "all" if args.resume else None,
+            )
+        )
         result = results[-1]
         for key in ("markedButKilled", "staleMarks"):
             if result.get(key):
