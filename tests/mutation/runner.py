@@ -1,8 +1,9 @@
 """Runs pytest on one module's mutants, each in a forked child of a warmed-up parent.
 
-The parent imports pytest, the test suites' third-party libraries (boto3, moto, cryptography, pydantic...)
-once, by collecting the tests, then forgets every module of the project. Each child (``os.fork``) starts
-from that state, imports the project afresh with the one mutated module compiled from its mutated tree,
+The parent imports pytest, the project and the test suites' libraries (boto3, moto, cryptography,
+pydantic...) once, by collecting the tests. Each child (``os.fork``) starts from that state, forgets the
+mutated module, the project modules that import it and the tests, imports them afresh with the one mutated
+module compiled from its mutated tree,
 and runs only the tests that executed the mutated lines in an unmutated baseline run, fastest first,
 stopping at the first failure (``-x``). A child that outlives its time limit is killed: the mutant is
 counted as killed (an endless loop is a caught bug).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -62,7 +64,7 @@ def _pytest_args(tests: Sequence[str]) -> list[str]:
 
 # Property tests run at most this many examples per mutant: a mutant the rules' properties catch is
 # almost always caught in the first few examples, and a survivor would otherwise cost the full count.
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 10
 
 
 def _hypothesis_profile() -> None:
@@ -87,21 +89,74 @@ def _hypothesis_profile() -> None:
     settings.__init__ = capped  # type: ignore[method-assign]
 
 
-def forget_project_modules() -> None:
-    """Drop the project's modules so the next import reads them (and the mutant) afresh."""
-    for name in list(sys.modules):
-        module = sys.modules[name]
+def _project_modules() -> dict[str, ModuleType]:
+    found = {}
+    for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None) or ""
-        if name.split(".")[0] in _FIRST_PARTY or (
-            file and file.startswith(str(ROOT)) and "/.venv" not in file
-        ):
-            if name.startswith("tests.mutation"):
-                continue
-            del sys.modules[name]
+        if name.startswith("tests.mutation") or module is None:
+            continue
+        if name.split(".")[0] in _FIRST_PARTY or (file.startswith(str(ROOT)) and "/.venv" not in file):
+            found[name] = module
+    return found
+
+
+def _imports_of(module: ModuleType) -> set[str]:
+    """The modules a module's source imports (absolute names; ``from a import b`` counts a and a.b)."""
+    file = getattr(module, "__file__", None)
+    if not file or not file.endswith(".py"):
+        return set()
+    try:
+        tree = ast.parse(Path(file).read_text())
+    except (OSError, SyntaxError):
+        return set()
+    package = module.__name__ if file.endswith("__init__.py") else module.__name__.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def forget_dependents(target: str) -> None:
+    """Drop the mutated module, every project module that imports it (directly or not), and the tests, so
+    the next imports read them afresh; modules that cannot see the mutant stay loaded (fast children)."""
+    for name in _stale(target):
+        sys.modules.pop(name, None)
+    # A package keeps its submodules as attributes: drop those too, or `import a.b` would find the old one.
+    for name in _stale(target):
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules and parent not in _stale(target):
+            with contextlib.suppress(AttributeError):
+                delattr(sys.modules[parent], child)
+
+
+@functools.cache
+def _stale(target: str) -> frozenset[str]:
+    """The modules a mutant of ``target`` can reach (worked out once, in the parent)."""
+    loaded = _project_modules()
+    imports = {name: _imports_of(module) for name, module in loaded.items()}
+    stale = {target} | {name for name in loaded if name.split(".")[0] in ("tests", "conftest")}
+    stale |= {name for name in loaded if name.startswith(target + ".")}
+    changed = True
+    while changed:
+        changed = False
+        for name, imported in imports.items():
+            if name not in stale and imported & stale:
+                stale.add(name)
+                changed = True
+    return frozenset(stale)
 
 
 def warm_up(tests: Sequence[str]) -> None:
-    """Import what the tests import (by collecting them), then forget the project's own modules."""
+    """Import the project and what the tests import, by collecting them (the children start from this)."""
     os.chdir(ROOT)
     with open(os.devnull, "w") as sink:
         saved = os.dup(1), os.dup(2)
@@ -114,7 +169,6 @@ def warm_up(tests: Sequence[str]) -> None:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-    forget_project_modules()
 
 
 class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -250,10 +304,12 @@ def _in_child(work: Callable[[], int], timeout: float) -> tuple[int | None, bool
 
 def baseline(module: str, path: Path, tests: Sequence[str], timeout: float) -> Baseline:
     """Run the module's tests unmutated (in a child), recording coverage and durations."""
+    _stale(module)  # worked out in the parent, inherited by the children
     with tempfile.NamedTemporaryFile("r", suffix=".json") as report:
 
         def work() -> int:
             _hypothesis_profile()
+            forget_dependents(module)
             coverage = _Coverage(str(path))
             code = pytest.main(_pytest_args(tests), plugins=[coverage])
             Path(report.name).write_text(
@@ -294,6 +350,7 @@ def run_mutant(
 
     def work() -> int:
         _hypothesis_profile()
+        forget_dependents(module)
         sys.meta_path.insert(0, _MutantFinder(module, path, tree))
         return int(pytest.main([*_pytest_args(tests), "-x"], plugins=[_Select(order, limits)]))
 
