@@ -18,6 +18,7 @@ from offline_push.logic.formatter import (
     NoPush,
     NoPushReason,
     format_notification,
+    prepare,
 )
 from offline_push.models.job import PushJob
 from offline_push.models.notification import Notification, PushType
@@ -294,3 +295,14 @@ def test_a_background_push_too_large_without_its_ext_is_payload_too_large() -> N
     # Then the ext is named
     assert isinstance(result, NoPush)
     assert result.reason is NoPushReason.EXT_TOO_LARGE
+
+
+# --- a prepared job ----------------------------------------------------------------------------------------
+
+
+def test_a_prepared_job_gives_back_the_job_it_was_prepared_from() -> None:
+    # Given a job prepared once for its receivers
+    job = c2c()
+
+    # Then the dispatcher reads the job (its receivers, its key) back from the prepared push
+    assert prepare(job).job is job
