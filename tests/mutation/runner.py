@@ -204,9 +204,14 @@ def _time_out(signum: int, frame: object) -> None:
 class _Select:
     """Keeps only the chosen tests, in the chosen order, each with a time limit of its own."""
 
-    def __init__(self, order: Sequence[str], limits: Mapping[str, float]) -> None:
+    def __init__(self, order: Sequence[str], limits: Mapping[str, float], report: str) -> None:
         self.rank = {nodeid: i for i, nodeid in enumerate(order)}
         self.limits = limits
+        self.report = report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:  # tell the parent which test caught the mutant: it runs first from now on
+            Path(self.report).write_text(report.nodeid)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -344,21 +349,24 @@ def run_mutant(
     order: Sequence[str],
     limits: Mapping[str, float],
     timeout: float,
-) -> str:
-    """'killed', 'timeout', 'survived' or 'error' for one mutant against the chosen tests. Each test has its
-    own time limit (``limits``), the whole run ``timeout``."""
+) -> tuple[str, str | None]:
+    """'killed', 'timeout', 'survived' or 'error' for one mutant against the chosen tests, and the test that
+    caught it. Each test has its own time limit (``limits``), the whole run ``timeout``."""
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
 
-    def work() -> int:
-        _hypothesis_profile()
-        forget_dependents(module)
-        sys.meta_path.insert(0, _MutantFinder(module, path, tree))
-        return int(pytest.main([*_pytest_args(tests), "-x"], plugins=[_Select(order, limits)]))
+        def work() -> int:
+            _hypothesis_profile()
+            forget_dependents(module)
+            sys.meta_path.insert(0, _MutantFinder(module, path, tree))
+            plugin = _Select(order, limits, report.name)
+            return int(pytest.main([*_pytest_args(tests), "-x"], plugins=[plugin]))
 
-    code, timed_out = _in_child(work, timeout)
+        code, timed_out = _in_child(work, timeout)
+        killer = Path(report.name).read_text() or None
     if timed_out:
-        return "timeout"
+        return "timeout", killer
     if code == 0:
-        return "survived"
+        return "survived", None
     if code is None or code in (1, 2):  # a crash, failed tests, or a collection error: a caught bug
-        return "killed"
-    return "error"
+        return "killed", killer
+    return "error", None
