@@ -306,3 +306,28 @@ def test_a_prepared_job_gives_back_the_job_it_was_prepared_from() -> None:
 
     # Then the dispatcher reads the job (its receivers, its key) back from the prepared push
     assert prepare(job).job is job
+
+
+@pytest.mark.parametrize(
+    ("letters", "reason"),
+    [
+        # with the ext, 356 letters leave room for "D" and the ellipsis, 357 do not: the ext is to blame
+        (357, NoPushReason.EXT_TOO_LARGE),
+        # without the ext's 19 bytes (,"ext":"eeeeeeeeee") 375 letters would still leave that room
+        (375, NoPushReason.EXT_TOO_LARGE),
+        # 376 would not: the fixed fields alone are too large
+        (376, NoPushReason.PAYLOAD_TOO_LARGE),
+    ],
+)
+def test_the_ext_is_blamed_only_when_the_notification_would_fit_without_it(
+    letters: int, reason: NoPushReason
+) -> None:
+    # Given a 10-byte ext and an image URL of 600 control characters (3600 bytes escaped) and some letters
+    job = c2c(OfflinePushInfo={"Ext": "e" * 10, "ApnsInfo": {"Image": "\x01" * 600 + "a" * letters}})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then there is no push, and the reason is the ext only if removing it would make room for the body
+    assert isinstance(result, NoPush)
+    assert result.reason is reason
