@@ -331,3 +331,55 @@ def test_the_ext_is_blamed_only_when_the_notification_would_fit_without_it(
     # Then there is no push, and the reason is the ext only if removing it would make room for the body
     assert isinstance(result, NoPush)
     assert result.reason is reason
+
+
+def test_a_job_without_sound_or_thread_sends_only_the_alert_and_badge() -> None:
+    # Given a silent one-to-one message whose sender has no account (so no thread id)
+    job = c2c(From_Account=None, OfflinePushInfo={"ApnsInfo": {"Sound": "kIOSOfflinePushNoSound"}})
+
+    # When it is formatted without and with a badge
+    without = format_notification(job)
+    with_badge = format_notification(job, badge=3)
+
+    # Then aps holds nothing else
+    assert without == sent('{"aps":{"alert":{"body":"Denny:hello"}}}')
+    assert with_badge == sent('{"aps":{"alert":{"body":"Denny:hello"},"badge":3}}')
+
+
+def test_a_cut_after_a_space_leaves_no_space_before_the_ellipsis() -> None:
+    # Given words after one letter: the 4001 bytes of room end exactly after a space
+    job = c2c(MsgBody=[text("x" + "abcd " * 1000)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the trailing space is dropped before the ellipsis
+    assert result == body_payload("Denny:x" + "abcd " * 799 + "abcd…")
+
+
+@pytest.mark.parametrize(
+    ("ext_bytes", "expected"),
+    [
+        # 6 bytes of room: one escaped control character (\u0001) and the ellipsis
+        (3992, '"body":"\\u0001…'),
+        # 5 bytes: not even one character fits
+        (3993, None),
+    ],
+)
+def test_a_body_whose_first_character_does_not_fit_is_not_sent_over_the_limit(
+    ext_bytes: int, expected: str | None
+) -> None:
+    # Given a body of control characters (6 bytes each once escaped) and an ext leaving little room
+    job = c2c(SenderNickname=None, MsgBody=[text("\x01" * 1000)], OfflinePushInfo={"Ext": "e" * ext_bytes})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the body keeps what fits, or there is no push for the ext: never a payload over 4096 bytes
+    if expected is None:
+        assert isinstance(result, NoPush)
+        assert result.reason is NoPushReason.EXT_TOO_LARGE
+    else:
+        assert result == with_ext(expected, ext_bytes)
+        assert isinstance(result, Notification)
+        assert len(result.payload) == 4077  # 4096 less the badge's 19 bytes
