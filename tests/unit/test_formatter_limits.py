@@ -383,3 +383,36 @@ def test_a_body_whose_first_character_does_not_fit_is_not_sent_over_the_limit(
         assert result == with_ext(expected, ext_bytes)
         assert isinstance(result, Notification)
         assert len(result.payload) == 4077  # 4096 less the badge's 19 bytes
+
+
+@pytest.mark.parametrize(
+    ("after_cut", "joins"),
+    [
+        ("\ufe0f", True),  # variation selector-16 (emoji presentation)
+        ("\ufe10", False),  # the next character, a vertical comma
+        ("\U0001f3fa", False),  # an amphora, just before the skin tones
+        ("\U0001f3fb", True),  # skin tone 1-2
+        ("\U0001f3ff", True),  # skin tone 6
+        ("\U0001f400", False),  # a rat, just after them
+        ("\U000e001f", False),  # just before the tag characters
+        ("\U000e0020", True),  # tag space
+        ("\U000e007f", True),  # cancel tag
+        ("\U000e0080", False),  # just after them
+        ("\U000e00ff", False),  # just before the variation selectors supplement
+        ("\U000e0100", True),  # variation selector-17
+        ("\U000e01ef", True),  # variation selector-256
+        ("\U000e01f0", False),  # just after them
+    ],
+)
+def test_a_cut_stays_with_the_character_that_a_modifier_or_selector_extends(
+    after_cut: str, joins: bool
+) -> None:
+    # Given 4001 letters (all the room there is) followed by one more character, then more letters
+    job = c2c(MsgBody=[text("a" * 4001 + after_cut + "z" * 10)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then a character that extends the letter before it takes that letter with it past the cut
+    kept = 4000 if joins else 4001
+    assert result == body_payload("Denny:" + "a" * kept + "…")
