@@ -323,6 +323,9 @@ def table(results: list[dict[str, object]]) -> str:
         if "error" in r:
             rows.append(f"| {r['module']} | - | - | - | - | baseline failed | - |")
             continue
+        if "notRun" in r:
+            rows.append(f"| {r['module']} | {r['notRun']} | - | - | - | not run yet | - |")
+            continue
         if r.get("partial"):
             rows.append(
                 f"| {r['module']} | - | - | - | - | interrupted: make mutate MUTATE_ARGS=--resume | - |"
@@ -374,9 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no mutant {args.show}")
     if args.table:
         results = [
-            json.loads(p.read_text())
+            json.loads(_results_file(t).read_text())
+            if _results_file(t).exists()
+            else {"module": t.name, "notRun": len(mutants(t.path.read_text(), t.name))}
             for t in chosen
-            if (p := RESULTS / (t.name.replace("/", ".") + ".json")).exists()
         ]
         print(table(results))
         return 0
