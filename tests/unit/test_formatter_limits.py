@@ -402,6 +402,7 @@ def test_a_body_whose_first_character_does_not_fit_is_not_sent_over_the_limit(
         ("\U000e0100", True),  # variation selector-17
         ("\U000e01ef", True),  # variation selector-256
         ("\U000e01f0", False),  # just after them
+        ("\u20e3", True),  # combining enclosing keycap (an enclosing mark)
     ],
 )
 def test_a_cut_stays_with_the_character_that_a_modifier_or_selector_extends(
@@ -416,3 +417,53 @@ def test_a_cut_stays_with_the_character_that_a_modifier_or_selector_extends(
     # Then a character that extends the letter before it takes that letter with it past the cut
     kept = 4000 if joins else 4001
     assert result == body_payload("Denny:" + "a" * kept + "…")
+
+
+CHINA = "\U0001f1e8\U0001f1f3"
+AZERBAIJAN = "\U0001f1e6\U0001f1ff"  # the first and the last regional indicator letters, A and Z
+
+
+@pytest.mark.parametrize(
+    ("before", "flag", "kept"),
+    [
+        # no sender name: 4007 bytes take 1001 indicators (4 bytes each) and 3 bytes; the count from the
+        # start of the text is odd, so the last indicator is half a flag and is dropped
+        ("", CHINA, CHINA * 500),
+        # one letter: 4006 bytes, 1001 indicators again: dropped
+        ("a", CHINA, "a" + CHINA * 500),
+        # four letters: 4003 bytes, 1000 indicators: the cut falls between two flags and stays
+        ("aaaa", CHINA, "aaaa" + CHINA * 500),
+        ("aaaa", AZERBAIJAN, "aaaa" + AZERBAIJAN * 500),
+        # three letters: 4004 bytes, 1001 indicators: the lone A is dropped
+        ("aaa", AZERBAIJAN, "aaa" + AZERBAIJAN * 500),
+    ],
+)
+def test_flags_are_counted_in_pairs_from_the_start_of_the_run(before: str, flag: str, kept: str) -> None:
+    # Given a message without a sender name, of flags after some letters
+    job = c2c(SenderNickname=None, MsgBody=[text(before + flag * 600)])
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then the body ends after a whole flag
+    assert result == body_payload(kept + "…")
+
+
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [
+        # accents with no letter: one cluster from the start of the text, longer than the room: cut on a character
+        ("\u0301" * 40, "\u0301" * 9),
+        # a letter and its accents: the whole cluster does not fit, it is cut on a character
+        ("e" + "\u0301" * 40, "e" + "\u0301" * 8),
+    ],
+)
+def test_a_cluster_at_the_start_of_a_small_room_is_cut_on_a_character(content: str, kept: str) -> None:
+    # Given an ext leaving the body 18 bytes before the ellipsis, and a body of combining accents (2 bytes)
+    job = c2c(SenderNickname=None, MsgBody=[text(content)], OfflinePushInfo={"Ext": "e" * 3980})
+
+    # When it is formatted
+    result = format_notification(job)
+
+    # Then it keeps all that fits
+    assert result == with_ext('"body":"' + kept + "…", 3980)
