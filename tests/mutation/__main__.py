@@ -259,6 +259,7 @@ def run_target(
             {
                 "module": target.name,
                 "partial": True,
+                "total": len(found),
                 "outcomes": outcomes,
                 "seconds": round(spent_before + time.monotonic() - started, 1),
             },
@@ -327,8 +328,11 @@ def table(results: list[dict[str, object]]) -> str:
             rows.append(f"| {r['module']} | {r['notRun']} | - | - | - | not run yet | - |")
             continue
         if r.get("partial"):
+            outcomes = list(dict(r["outcomes"]).values())  # type: ignore[call-overload]
+            caught = sum(1 for o in outcomes if o in ("killed", "timeout"))
             rows.append(
-                f"| {r['module']} | - | - | - | - | interrupted: make mutate MUTATE_ARGS=--resume | - |"
+                f"| {r['module']} | {r.get('total', '?')} | {caught} of {len(outcomes)} run | - "
+                f"| {len(outcomes) - caught} | interrupted (`--resume` continues) | {r['seconds']} s |"
             )
             continue
         rows.append(

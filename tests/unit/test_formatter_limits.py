@@ -452,7 +452,7 @@ def test_flags_are_counted_in_pairs_from_the_start_of_the_run(before: str, flag:
 @pytest.mark.parametrize(
     ("content", "kept"),
     [
-        # accents with no letter: one cluster from the start of the text, longer than the room: cut on a character
+        # accents and no letter: one cluster from the start of the text, longer than the room: cut inside
         ("\u0301" * 40, "\u0301" * 9),
         # a letter and its accents: the whole cluster does not fit, it is cut on a character
         ("e" + "\u0301" * 40, "e" + "\u0301" * 8),
