@@ -454,6 +454,8 @@ def test_flags_are_counted_in_pairs_from_the_start_of_the_run(before: str, flag:
     [
         # accents and no letter: one cluster from the start of the text, longer than the room: cut inside
         ("\u0301" * 40, "\u0301" * 9),
+        # the same, with a letter at the end of the text: the search does not wrap around to it
+        ("\u0301" * 40 + "z", "\u0301" * 9),
         # a letter and its accents: the whole cluster does not fit, it is cut on a character
         ("e" + "\u0301" * 40, "e" + "\u0301" * 8),
     ],
