@@ -5,8 +5,8 @@ the same mutants, and is applied by walking a fresh parse of the source to the s
 hashes where it is (the enclosing function or class), what it changes and to what, and its rank among the
 identical changes there: it survives edits elsewhere in the module, so equivalent mutants stay marked.
 
-Not mutated: docstrings, annotations, imports, ``__all__``, ``if TYPE_CHECKING:`` blocks and lines ending in
-``# pragma: no mutate``.
+Not mutated: docstrings, annotations, imports, ``__all__``, ``if TYPE_CHECKING:`` blocks, ``Protocol`` classes
+(declarations of types) and lines ending in ``# pragma: no mutate``.
 """
 
 from __future__ import annotations
@@ -94,6 +94,12 @@ def _walk(tree: ast.Module, lines: list[str]) -> Iterator[_Visit]:
     def skipped_statement(node: ast.AST) -> bool:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             return True
+        if isinstance(node, ast.ClassDef) and any(
+            (isinstance(base, ast.Name) and base.id == "Protocol")
+            or (isinstance(base, ast.Attribute) and base.attr == "Protocol")
+            for base in node.bases
+        ):
+            return True  # a Protocol only declares types: its defaults and bodies never run
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             return True
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
