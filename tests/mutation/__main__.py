@@ -234,6 +234,8 @@ def run_target(
         order = select(mutant, base.lines, base.import_lines, base.durations, uses)
         if previous.get(mutant.id) in kept:
             outcome = previous[mutant.id]
+        elif mutant.id in marked:
+            outcome = "equivalent"  # listed with its reason: not run
         elif not order:
             outcome = "uncovered"
         else:
