@@ -20,6 +20,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.mutation.operators import Mutant, mutants, mutated_tree
 from tests.mutation.runner import ROOT, baseline, run_mutant, warm_up
@@ -317,6 +318,23 @@ def summarise(
     }
 
 
+def _rescored(result: dict[str, Any], marked: dict[str, str]) -> dict[str, Any]:
+    """A finished run's counts with today's list of equivalent mutants (reasons added after the run)."""
+    if result.get("partial") or "outcomes" not in result:
+        return result
+    outcomes: dict[str, str] = result["outcomes"]
+    killed = sum(1 for o in outcomes.values() if o in ("killed", "timeout"))
+    equivalent = sum(1 for i, o in outcomes.items() if i in marked and o not in ("killed", "timeout"))
+    scored = len(outcomes) - equivalent
+    return {
+        **result,
+        "killed": killed,
+        "equivalent": equivalent,
+        "survived": scored - killed,
+        "score": round(100 * killed / scored, 1) if scored else 100.0,
+    }
+
+
 def table(results: list[dict[str, object]]) -> str:
     rows = [
         "| module | mutants | killed | equivalent | survived | score | time |",
@@ -383,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no mutant {args.show}")
     if args.table:
         results = [
-            json.loads(_results_file(t).read_text())
+            _rescored(json.loads(_results_file(t).read_text()), marked_all.get(t.name, {}))
             if _results_file(t).exists()
             else {"module": t.name, "notRun": len(mutants(t.path.read_text(), t.name))}
             for t in chosen
