@@ -122,3 +122,40 @@ def test_a_user_keeps_at_most_10_devices_the_oldest_going_first(stack: Stack) ->
     assert sorted(device.token for device in stack.registrations(SAMPLE_USER_ID).devices) == sorted(
         tokens[1:]
     )
+
+
+def test_logouts_are_logged_with_what_they_removed(stack: Stack) -> None:
+    # Given vinson on two devices (multi policy)
+    stack.configure_app(kickPolicy="multi")
+    token_b = "b2" * 32
+    assert put_apns(stack, TOKEN_A).status == HTTPStatus.OK
+    assert put_apns(stack, token_b).status == HTTPStatus.OK
+    path = f"/v1/apps/{SAMPLE_SDK_APP_ID}/users/{SAMPLE_USER_ID}/apns"
+    bearer = user_token(hmac_key(), sub=SAMPLE_USER_ID)
+
+    # When he logs out of one device, of the same one again, and then of all
+    with captured_logs(registrations_function.logger.name) as logs:
+        stack.app_call("DELETE", path, bearer=bearer, query={"token": TOKEN_A})
+        stack.app_call("DELETE", path, bearer=bearer, query={"token": TOKEN_A})
+        stack.app_call("DELETE", path, bearer=bearer)
+
+    # Then each logout is logged with the device (a hint of its token) and what was removed
+    fields = ("message", "sdkAppId", "device", "removed")
+    records = [json.loads(line) for line in logs.getvalue().splitlines() if line.strip()]
+    assert [
+        {key: r[key] for key in fields if key in r} for r in records if "unregistered" in r["message"]
+    ] == [
+        {
+            "message": "device unregistered",
+            "sdkAppId": SAMPLE_SDK_APP_ID,
+            "device": "a1a1a1a1…(32B)",
+            "removed": True,
+        },
+        {
+            "message": "device unregistered",
+            "sdkAppId": SAMPLE_SDK_APP_ID,
+            "device": "a1a1a1a1…(32B)",
+            "removed": False,
+        },
+        {"message": "all devices unregistered", "sdkAppId": SAMPLE_SDK_APP_ID, "removed": 1},
+    ]
