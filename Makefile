@@ -74,6 +74,10 @@ pytest: $(BIN)/.installed $(VENV_SAM)/bin/.installed
 .PHONY: test
 test: lint validate checkov build pytest build-check  ## everything CI checks: lint, types, template (SAM transform, cfn-lint, checkov), tests with the deploy rehearsal, the built bundle
 
+.PHONY: mutate
+mutate: $(BIN)/.installed  ## mutation testing of the layer's rules, slow (README "Mutation testing"); MUTATE_ARGS=logic/formatter.py
+	nice -n 15 $(BIN)/python -m tests.mutation $(MUTATE_ARGS)
+
 .PHONY: bench
 bench: $(BIN)/.installed $(VENV_SAM)/bin/.installed  ## run every benchmark in bench/ (each prints a table); BENCH_ARGS=--quick for a smoke run
 	@for module in $(sort $(basename $(notdir $(wildcard bench/bench_*.py)))); do \
@@ -106,4 +110,4 @@ deploy: build  ## sam deploy --guided (needs AWS credentials)
 
 .PHONY: clean
 clean:  ## remove venvs and build output
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .mutation
