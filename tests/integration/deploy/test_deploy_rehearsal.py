@@ -48,6 +48,7 @@ MOTO_SKIPS = frozenset(
 )
 
 ADMIN_ROUTES = {
+    "GET /v1/apps",
     "POST /v1/apps/{sdkAppId}/certificates",
     "GET /v1/apps/{sdkAppId}/certificates",
     "GET /v1/apps/{sdkAppId}/certificates/{businessId}",
@@ -63,6 +64,8 @@ USER_ROUTES = {
     "DELETE /v1/apps/{sdkAppId}/users/{userId}/apns",
     "PUT /v1/apps/{sdkAppId}/users/{userId}/badge",
 }
+# The console's page (Console=true only): static files, no authorizer; the page holds no authority itself.
+CONSOLE_ROUTES = {"GET /console", "GET /console/{asset}"}
 
 
 def _combination_id(parameters: dict[str, str]) -> str:
@@ -171,13 +174,58 @@ def test_the_built_stack_transforms_lints_and_creates_with_every_output_the_read
     assert (lint.returncode, lint.stdout, lint.stderr) == (0, "", "")
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     created = {resource["LogicalResourceId"] for resource in stack["Resources"]}
-    declared_types = {name: body["Type"] for name, body in transformed["Resources"].items()}
+    conditions = _conditions(transformed, parameters)
+    declared_types = {
+        name: body["Type"]
+        for name, body in transformed["Resources"].items()
+        if conditions.get(body.get("Condition", ""), True)
+    }
     skipped = {declared_types[name] for name in set(declared_types) - created}
     assert skipped <= MOTO_SKIPS, f"moto skipped types the rehearsal does not check: {skipped - MOTO_SKIPS}"
-    # And every output the README names exists, and the README names every output
+    # And every output the README names exists (those of a switch that is off excepted), and the README
+    # names every output
     outputs = {output["OutputKey"]: output.get("OutputValue") for output in stack.get("Outputs", [])}
-    assert set(outputs) == readme_outputs()
+    switched_off = {
+        name
+        for name, body in transformed.get("Outputs", {}).items()
+        if not conditions.get(body.get("Condition", ""), True)
+    }
+    assert set(outputs) == readme_outputs() - switched_off
     assert all(outputs.values()), outputs
+
+
+def _conditions(transformed: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
+    """The template's Conditions as CloudFormation evaluates them for these parameter values."""
+    values = {
+        name: parameters.get(name, str(body.get("Default", "")))
+        for name, body in transformed.get("Parameters", {}).items()
+    }
+    definitions = transformed.get("Conditions", {})
+    evaluated: dict[str, bool] = {}
+
+    def value(term: Any) -> str:
+        return values[term["Ref"]] if isinstance(term, dict) else str(term)
+
+    def evaluate(condition: Any) -> bool:
+        [(function, argument)] = condition.items()
+        if function == "Fn::Equals":
+            return value(argument[0]) == value(argument[1])
+        if function == "Fn::Not":
+            return not evaluate(argument[0])
+        if function == "Fn::And":
+            return all(evaluate(inner) for inner in argument)
+        if function == "Fn::Or":
+            return any(evaluate(inner) for inner in argument)
+        if function == "Condition":
+            return named(argument)
+        raise ValueError(f"condition function {function} is not evaluated here")
+
+    def named(name: str) -> bool:
+        if name not in evaluated:
+            evaluated[name] = evaluate(definitions[name])
+        return evaluated[name]
+
+    return {name: named(name) for name in definitions}
 
 
 @pytest.mark.parametrize("parameters", parameter_combinations(), ids=_combination_id)
@@ -193,12 +241,18 @@ def test_what_moto_skips_is_declared_as_aws_needs_it(parameters: dict[str, str])
     # Then the HTTP API routes admin routes through IAM and the user routes through no authorizer
     [api] = by_type["AWS::ApiGatewayV2::Api"].values()
     body = api["Properties"]["Body"]
-    routes = {
-        f"{method.upper()} {path}": operation
-        for path, methods in body["paths"].items()
-        for method, operation in methods.items()
-    }
-    assert set(routes) == ADMIN_ROUTES | USER_ROUTES
+    routes: dict[str, Any] = {}
+    conditional: dict[str, str] = {}
+    for path, methods in body["paths"].items():
+        if "Fn::If" in methods:  # a conditional function's routes: [condition, methods, AWS::NoValue]
+            condition, methods, _ = methods["Fn::If"]  # noqa: PLW2901
+            conditional[path] = condition
+        for method, operation in methods.items():
+            routes[f"{method.upper()} {path}"] = operation
+    assert set(routes) == ADMIN_ROUTES | USER_ROUTES | CONSOLE_ROUTES
+    assert conditional == {"/console": "ConsoleEnabled", "/console/{asset}": "ConsoleEnabled"}
+    for route in CONSOLE_ROUTES:
+        assert "security" not in routes[route], route
     for route in ADMIN_ROUTES:
         assert routes[route]["security"] == [{"AWS_IAM": []}], route
     for route in USER_ROUTES:
