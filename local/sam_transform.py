@@ -32,6 +32,7 @@ PLACEHOLDER_CODE_BUCKET = "offline-push-code"
 # a new switch is one line here.
 RESOURCE_SWITCHES: dict[str, tuple[str, ...]] = {
     "Tracing": ("Active", "PassThrough"),
+    "Console": ("false", "true"),
 }
 
 

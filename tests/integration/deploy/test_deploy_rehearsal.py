@@ -46,6 +46,17 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 MOTO_SKIPS = frozenset(
     {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm"}
 )
+# ... and the console's sign-in (Console=true), checked below too. With ConsoleAdminEmail also the admin user
+# and its group membership (AWS::Cognito::UserPoolUser, ::UserPoolUserToGroupAttachment), not rehearsed.
+CONSOLE_MOTO_SKIPS = frozenset(
+    {
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolGroup",
+        "AWS::Cognito::IdentityPool",
+        "AWS::Cognito::IdentityPoolRoleAttachment",
+    }
+)
 
 ADMIN_ROUTES = {
     "GET /v1/apps",
@@ -181,7 +192,8 @@ def test_the_built_stack_transforms_lints_and_creates_with_every_output_the_read
         if conditions.get(body.get("Condition", ""), True)
     }
     skipped = {declared_types[name] for name in set(declared_types) - created}
-    assert skipped <= MOTO_SKIPS, f"moto skipped types the rehearsal does not check: {skipped - MOTO_SKIPS}"
+    checked = MOTO_SKIPS | CONSOLE_MOTO_SKIPS
+    assert skipped <= checked, f"moto skipped types the rehearsal does not check: {skipped - checked}"
     # And every output the README names exists (those of a switch that is off excepted), and the README
     # names every output
     outputs = {output["OutputKey"]: output.get("OutputValue") for output in stack.get("Outputs", [])}
@@ -190,7 +202,12 @@ def test_the_built_stack_transforms_lints_and_creates_with_every_output_the_read
         for name, body in transformed.get("Outputs", {}).items()
         if not conditions.get(body.get("Condition", ""), True)
     }
-    assert set(outputs) == readme_outputs() - switched_off
+    # (an output naming a resource moto skips has no value there: its declaration is checked instead)
+    unresolved = {"ConsoleUserPoolId"} - switched_off
+    assert {name: transformed["Outputs"][name]["Value"] for name in unresolved} == {
+        name: {"Ref": "ConsoleUserPool"} for name in unresolved
+    }
+    assert set(outputs) == readme_outputs() - switched_off - unresolved
     assert all(outputs.values()), outputs
 
 
@@ -313,6 +330,38 @@ def test_what_moto_skips_is_declared_as_aws_needs_it(parameters: dict[str, str])
         0,
         "GreaterThanThreshold",
     )
+
+
+@pytest.mark.parametrize("parameters", parameter_combinations(), ids=_combination_id)
+def test_the_console_sign_in_moto_skips_is_declared_as_aws_needs_it(parameters: dict[str, str]) -> None:
+    # Given the transformed template
+    resources = transform(load_template(), parameters, region=REGION)["Resources"]
+    by_type: dict[str, dict[str, Any]] = {}
+    for name, body in resources.items():
+        by_type.setdefault(body["Type"], {})[name] = body
+
+    # Then the console's sign-in is declared, created only when the console is switched on
+    assert set(by_type) >= CONSOLE_MOTO_SKIPS
+    for kind in CONSOLE_MOTO_SKIPS:
+        assert [body["Condition"] for body in by_type[kind].values()] == ["ConsoleEnabled"], kind
+    [pool] = by_type["AWS::Cognito::UserPool"].values()
+    [client] = by_type["AWS::Cognito::UserPoolClient"].values()
+    [group] = by_type["AWS::Cognito::UserPoolGroup"].values()
+    [identities] = by_type["AWS::Cognito::IdentityPool"].values()
+    [attachment] = by_type["AWS::Cognito::IdentityPoolRoleAttachment"].values()
+    # no self sign-up; no client secret in a browser; the admins group gives the console's role; no guest
+    # credentials; a user outside the group gets no role at all
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert client["Properties"]["GenerateSecret"] is False
+    assert client["Properties"]["UserPoolId"] == {"Ref": "ConsoleUserPool"}
+    assert (group["Properties"]["GroupName"], group["Properties"]["RoleArn"]) == (
+        "admins",
+        {"Fn::GetAtt": ["ConsoleAdminRole", "Arn"]},
+    )
+    assert identities["Properties"]["AllowUnauthenticatedIdentities"] is False
+    [mapping] = attachment["Properties"]["RoleMappings"].values()
+    assert (mapping["Type"], mapping["AmbiguousRoleResolution"]) == ("Token", "Deny")
+    assert attachment["Properties"]["IdentityPoolId"] == {"Ref": "ConsoleIdentityPool"}
 
 
 def test_every_function_has_its_own_log_group_kept_for_the_retention_parameter() -> None:
