@@ -23,6 +23,7 @@ from local.apns_sandbox.process import SandboxProcess, start_sandbox_process
 from local.apple_pki import ApplePki
 from local.stack import LocalStack
 from local.template import TEMPLATE_PATH
+from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -112,6 +113,17 @@ class ConsoleWorld:
         raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_aws_environment(
+    _isolated_aws_environment: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for every test, but a test of the console's stack trusts the sandbox's CA, which issues the
+    certificates its pages upload, not the other tests' CA."""
+    if "world" in request.fixturenames:
+        world: ConsoleWorld = request.getfixturevalue("world")
+        monkeypatch.setenv(TEST_CA_ENVIRONMENT_VARIABLE, str(world.sandbox.ca_path))
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
     state = tmp_path_factory.mktemp("console-stack")
@@ -123,6 +135,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
                 "APNS_PRODUCTION_URL": sandbox.production_url,
                 "APNS_SANDBOX_URL": sandbox.development_url,
                 "APNS_EXTRA_CA_BUNDLE": str(sandbox.ca_path),
+                # The pages upload certificates issued by the sandbox's Apple-like CA, as `make run` trusts it
+                TEST_CA_ENVIRONMENT_VARIABLE: str(sandbox.ca_path),
                 # No POWERTOOLS_LOG_LEVEL here: a Powertools Logger sets the level of the stdlib logger of its
                 # service, which outlives the stack and would hide the INFO records later tests read.
             },
