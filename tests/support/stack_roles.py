@@ -73,8 +73,18 @@ def _resolver(template: Mapping[str, Any], parameters: Mapping[str, str], names:
         else:
             done.refs[logical_id] = logical_id
             done.attributes[(logical_id, "Arn")] = f"arn:aws:unresolved:::{logical_id}"
-    for name, condition in template.get("Conditions", {}).items():
-        done.conditions[name] = done.evaluate(condition)
+    # A condition may name another (Condition: X), in any order: evaluate each once the ones it names are.
+    pending = dict(template.get("Conditions", {}))
+    while pending:
+        for name, condition in list(pending.items()):
+            try:
+                done.conditions[name] = done.evaluate(condition)
+            except KeyError:
+                continue
+            del pending[name]
+            break
+        else:
+            raise AssertionError(f"conditions that cannot be evaluated: {sorted(pending)}")
     return done
 
 
