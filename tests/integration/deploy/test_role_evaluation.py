@@ -82,7 +82,6 @@ def test_the_dispatcher_decrypts_only_through_s3_or_with_its_purposes_in_the_enc
         ("RegistrationsFunction", "dynamodb:Scan", "RegistrationsTable"),
         ("RegistrationsFunction", "dynamodb:BatchWriteItem", "RegistrationsTable"),
         ("RegistrationsFunction", "dynamodb:Query", "AppsTable"),
-        ("AppsFunction", "dynamodb:Scan", "AppsTable"),
         ("AppsFunction", "dynamodb:DeleteItem", "AppsTable"),
         ("DeliveriesFunction", "dynamodb:PutItem", "DeliveriesTable"),
     ],
