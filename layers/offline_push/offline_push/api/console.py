@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -116,5 +117,11 @@ def console_response(method: str, path: str, config: ConsoleConfig) -> ConsoleRe
     return ConsoleResponse(
         HTTPStatus.OK,
         {**headers, "content-type": content_type},
-        (ASSETS / name).read_text(encoding="utf-8"),
+        _asset(name),
     )
+
+
+@cache
+def _asset(name: str) -> str:
+    """A page file (one of ``_ASSET_TYPES``), read once per warm container."""
+    return (ASSETS / name).read_text(encoding="utf-8")
