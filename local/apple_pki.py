@@ -41,6 +41,7 @@ class PushCertificateKind(StrEnum):
     DEVELOPMENT = "development"  # "Apple Development IOS Push Services": sandbox only
     PRODUCTION = "production"  # "Apple Production IOS Push Services": production only
     UNIVERSAL = "universal"  # "Apple Push Services": sandbox and production
+    VOIP = "voip"  # "VoIP Services": PushKit only, sandbox and production
     NOT_APNS = "not-apns"  # a code-signing style certificate with no APNs extension
 
 
@@ -48,6 +49,7 @@ _COMMON_NAME_PREFIX = {
     PushCertificateKind.DEVELOPMENT: "Apple Development IOS Push Services",
     PushCertificateKind.PRODUCTION: "Apple Production IOS Push Services",
     PushCertificateKind.UNIVERSAL: "Apple Push Services",
+    PushCertificateKind.VOIP: "VoIP Services",
     PushCertificateKind.NOT_APNS: "Apple Development",
 }
 
@@ -63,15 +65,17 @@ def _der(tag: int, content: bytes) -> bytes:
     return bytes([tag]) + _der_length(len(content)) + content
 
 
-def _topics_extension_value(bundle_id: str) -> bytes:
+def _topics_extension_value(bundle_id: str, *, kind: PushCertificateKind, voip_topic: bool) -> bytes:
     """DER of Apple's topics list: each topic followed by the sequence of its kinds."""
     utf8 = 0x0C
     sequence = 0x30
-    entries = [
-        (bundle_id, "app"),
-        (f"{bundle_id}.voip", "voip"),
-        (f"{bundle_id}.complication", "complication"),
-    ]
+    entries = [(f"{bundle_id}.voip", "voip")]
+    if kind is not PushCertificateKind.VOIP:
+        entries = [
+            (bundle_id, "app"),
+            *(entries if voip_topic else []),
+            (f"{bundle_id}.complication", "complication"),
+        ]
     content = b"".join(
         _der(utf8, topic.encode()) + _der(sequence, _der(utf8, kind.encode())) for topic, kind in entries
     )
@@ -214,13 +218,16 @@ class ApplePki:
         not_after: dt.datetime | None = None,
         key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
         include_uid: bool = True,
+        voip_topic: bool = True,
     ) -> IssuedCertificate:
-        """A push certificate for ``bundle_id`` as the Apple developer portal would issue it."""
+        """A push certificate for ``bundle_id`` as the Apple developer portal would issue it.
+        ``voip_topic=False``: a universal certificate whose topics leave out ``<bundle>.voip``."""
         now = dt.datetime.now(dt.UTC)
         private_key = key or new_rsa_key()
         attributes = []
         if include_uid:
-            attributes.append(x509.NameAttribute(NameOID.USER_ID, bundle_id))
+            uid = f"{bundle_id}.voip" if kind is PushCertificateKind.VOIP else bundle_id
+            attributes.append(x509.NameAttribute(NameOID.USER_ID, uid))
         attributes += [
             x509.NameAttribute(NameOID.COMMON_NAME, f"{_COMMON_NAME_PREFIX[kind]}: {bundle_id}"),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, team_id),
@@ -256,17 +263,19 @@ class ApplePki:
                 x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
             )
         )
-        if kind in (PushCertificateKind.DEVELOPMENT, PushCertificateKind.UNIVERSAL):
+        both = (PushCertificateKind.UNIVERSAL, PushCertificateKind.VOIP)
+        if kind in (PushCertificateKind.DEVELOPMENT, *both):
             builder = builder.add_extension(
                 x509.UnrecognizedExtension(APNS_DEVELOPMENT_OID, _DER_NULL), critical=False
             )
-        if kind in (PushCertificateKind.PRODUCTION, PushCertificateKind.UNIVERSAL):
+        if kind in (PushCertificateKind.PRODUCTION, *both):
             builder = builder.add_extension(
                 x509.UnrecognizedExtension(APNS_PRODUCTION_OID, _DER_NULL), critical=False
             )
-        if kind is PushCertificateKind.UNIVERSAL:
+        if kind in both:
+            topics = _topics_extension_value(bundle_id, kind=kind, voip_topic=voip_topic)
             builder = builder.add_extension(
-                x509.UnrecognizedExtension(APNS_TOPICS_OID, _topics_extension_value(bundle_id)),
+                x509.UnrecognizedExtension(APNS_TOPICS_OID, topics),
                 critical=False,
             )
         return IssuedCertificate(builder.sign(self.ca_key, hashes.SHA256()), private_key)

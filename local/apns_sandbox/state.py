@@ -7,8 +7,10 @@ server (:mod:`local.apns_sandbox.server`) parses frames into a :class:`PushReque
 Apple's behaviour reproduced, per request, in the order APNs reports it:
 method (405) -> path (404, 400 MissingDeviceToken) -> duplicate headers -> apns-id -> authentication
 (certificate environment, or the provider token: Missing/Invalid/Expired, key environment, 429
-TooManyProviderTokenUpdates) -> topic (MissingTopic, TopicDisallowed) -> push type, priority, expiration,
-collapse id -> payload (PayloadEmpty, 413 PayloadTooLarge, JSON) -> device token (BadDeviceToken, also
+TooManyProviderTokenUpdates) -> topic (MissingTopic, TopicDisallowed) -> push type (InvalidPushType, also
+for a ``.voip`` topic without push type ``voip`` or push type ``voip`` to another topic), priority,
+expiration, collapse id -> payload (PayloadEmpty, 413 PayloadTooLarge over 4,096 bytes, 5,120 for ``voip``,
+JSON) -> device token (BadDeviceToken, also
 for a token of the other environment; DeviceTokenNotForTopic; 410 Unregistered with its timestamp) -> 200.
 """
 
@@ -30,8 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from local.apple_pki import APNS_DEVELOPMENT_OID, APNS_PRODUCTION_OID, APNS_TOPICS_OID
-from offline_push.models.credential import ApnsEnvironment
-from offline_push.models.notification import MAX_PAYLOAD_BYTES
+from offline_push.models.credential import VOIP_TOPIC_SUFFIX, ApnsEnvironment
+from offline_push.models.notification import MAX_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES
+from offline_push.push_credentials import listed_topics
 
 PROVIDER_TOKEN_LIFETIME = 3600  # seconds: Apple's ExpiredProviderToken threshold
 TOKEN_UPDATE_INTERVAL = 20 * 60  # a key's token may change at most this often
@@ -131,37 +134,9 @@ class CertificateIdentity:
                 environments.add(ApnsEnvironment.DEVELOPMENT)
             elif extension.oid == APNS_PRODUCTION_OID:
                 environments.add(ApnsEnvironment.PRODUCTION)
-            elif extension.oid == APNS_TOPICS_OID:
-                topics.update(_topics_from_extension(extension.value))
+            elif extension.oid == APNS_TOPICS_OID and isinstance(extension.value, x509.UnrecognizedExtension):
+                topics.update(listed_topics(extension.value.value))
         return cls(default_topic, frozenset(topics), frozenset(environments))
-
-
-def _topics_from_extension(value: x509.ExtensionType) -> set[str]:
-    """The UTF8String topics of Apple's topics extension (SEQUENCE of topic, SEQUENCE of kinds)."""
-    raw = value.value if isinstance(value, x509.UnrecognizedExtension) else b""
-    topics: set[str] = set()
-    depth_one: list[str] = []
-    index = 0
-
-    def read_length(position: int) -> tuple[int, int]:
-        first = raw[position]
-        if first < 0x80:
-            return first, position + 1
-        size = first & 0x7F
-        return int.from_bytes(raw[position + 1 : position + 1 + size], "big"), position + 1 + size
-
-    if not raw or raw[0] != 0x30:
-        return topics
-    length, index = read_length(1)
-    end = index + length
-    while index < end:
-        tag = raw[index]
-        length, start = read_length(index + 1)
-        if tag == 0x0C:
-            depth_one.append(raw[start : start + length].decode())
-        index = start + length
-    topics.update(depth_one)
-    return topics
 
 
 @dataclass
@@ -376,6 +351,9 @@ class SandboxState:
         push_type = headers.get("apns-push-type")
         if push_type is not None and push_type not in PUSH_TYPES:
             return Answer(400, apns_id, "InvalidPushType")
+        # PushKit: the .voip topic takes VoIP pushes only, and a VoIP push goes to the .voip topic only.
+        if topic.endswith(VOIP_TOPIC_SUFFIX) != (push_type == "voip"):
+            return Answer(400, apns_id, "InvalidPushType")
         priority = headers.get("apns-priority", "10")
         if priority not in ("1", "5", "10"):
             return Answer(400, apns_id, "BadPriority")
@@ -387,7 +365,7 @@ class SandboxState:
             return Answer(400, apns_id, "BadCollapseId")
         if not request.body:
             return Answer(400, apns_id, "PayloadEmpty")
-        if len(request.body) > MAX_PAYLOAD_BYTES:
+        if len(request.body) > (MAX_VOIP_PAYLOAD_BYTES if push_type == "voip" else MAX_PAYLOAD_BYTES):
             return Answer(413, apns_id, "PayloadTooLarge")
         try:
             payload = json.loads(request.body)

@@ -60,8 +60,8 @@ CERTIFICATE_CASES = [
         Answer(400, APNS_ID, "TopicDisallowed"),
     ),
     (
-        "voip topic of a universal certificate",
-        {"headers": {"apns-topic": f"{TOPIC}.voip"}},
+        "voip topic of a universal certificate, to an alert token",
+        {"headers": {"apns-topic": f"{TOPIC}.voip", "apns-push-type": "voip"}},
         Answer(400, APNS_ID, "DeviceTokenNotForTopic"),
     ),
     ("unknown push type", {"headers": {"apns-push-type": "banner"}}, Answer(400, APNS_ID, "InvalidPushType")),

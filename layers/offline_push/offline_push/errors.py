@@ -211,6 +211,12 @@ class EnvironmentChange(Conflict):
     code = "EnvironmentChange"
 
 
+class PushKindsNarrowed(Conflict):
+    """A rotation must keep every push kind (alert, voip) the certificate served: devices rely on them."""
+
+    code = "PushKindsNarrowed"
+
+
 class ConcurrentModification(Conflict):
     code = "ConcurrentModification"
 
@@ -233,6 +239,18 @@ class UnknownBusinessId(InvalidRequest):
     """setAPNS named a certificate the app does not have: a 400, the request is wrong, not the URL."""
 
     code = "UnknownBusinessId"
+
+
+class CertificateNotForAlerts(InvalidRequest):
+    """setAPNS named a VoIP-only certificate: it cannot push alerts."""
+
+    code = "CertificateNotForAlerts"
+
+
+class CertificateNotForVoip(InvalidRequest):
+    """setVOIP named a certificate without the ``<bundle>.voip`` topic."""
+
+    code = "CertificateNotForVoip"
 
 
 class AppNotFound(NotFound):

@@ -12,11 +12,18 @@ What Apple puts in a push certificate:
   ``Apple Production IOS Push Services: <bundle>`` (production only) or ``Apple Push Services: <bundle>``
   (both, "universal");
 - extensions ``1.2.840.113635.100.6.3.1`` (sandbox) and ``...6.3.2`` (production): the authoritative say on
-  which APNs environments the certificate serves; the CN is only consulted when neither is present.
+  which APNs environments the certificate serves; the CN is only consulted when neither is present;
+- extension ``...6.3.6`` (universal certificates): the topics the certificate may push to, ``<bundle>``,
+  ``<bundle>.voip`` (PushKit), ``<bundle>.complication``.
+
+A "VoIP Services" certificate is issued for PushKit alone: its UID is ``<bundle>.voip`` and its CN
+``VoIP Services: <bundle>``. :func:`push_identity` turns all of this into the bundle ID and the push kinds
+(alert, voip) the certificate can serve.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from enum import StrEnum
 
@@ -39,17 +46,18 @@ from offline_push.errors import (
     PrivateKeyMismatch,
     WrongPassword,
 )
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import VOIP_TOPIC_SUFFIX, ApnsEnvironment, PushKind
 from offline_push.untrusted import contain_panics
 
 APNS_DEVELOPMENT_OID = ObjectIdentifier("1.2.840.113635.100.6.3.1")
 APNS_PRODUCTION_OID = ObjectIdentifier("1.2.840.113635.100.6.3.2")
+APNS_TOPICS_OID = ObjectIdentifier("1.2.840.113635.100.6.3.6")
 
 PushPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 _COMMON_NAME = re.compile(
-    r"^Apple (?:(?P<stage>Development|Sandbox|Production) )?"
-    r"(?:(?:iOS|Mac|OS X|watchOS|tvOS) )?Push Services:",
+    r"^(?:Apple (?:(?P<stage>Development|Sandbox|Production) )?"
+    r"(?:(?:iOS|Mac|OS X|watchOS|tvOS) )?Push Services|VoIP Services):",
     re.IGNORECASE,
 )
 
@@ -193,6 +201,51 @@ def bundle_id_of(certificate: x509.Certificate) -> str:
             "the certificate has no bundle ID (subject UID): it is not an APNs certificate"
         )
     return bundle_id
+
+
+def listed_topics(value: bytes) -> frozenset[str]:
+    """The topics of Apple's topics extension (a SEQUENCE of UTF8String topic, SEQUENCE of its kinds);
+    whatever cannot be read is left out (the value comes from an uploaded file)."""
+    outer = _der_header(value, 0)
+    if outer is None or outer[0] != 0x30 or outer[2] is None:
+        return frozenset()
+    index, end = outer[1], min(outer[1] + outer[2], len(value))
+    topics: set[str] = set()
+    while index < end:
+        element = _der_header(value, index)
+        if element is None:
+            break
+        tag, start, length = element
+        if length is None or start + length > end:
+            break
+        if tag == 0x0C:
+            with contextlib.suppress(UnicodeDecodeError):  # not a topic Apple would write
+                topics.add(value[start : start + length].decode())
+        index = start + length
+    return frozenset(topics)
+
+
+def certificate_topics(certificate: x509.Certificate) -> frozenset[str]:
+    """The topics Apple's topics extension lists; empty for certificates without one."""
+    for extension in certificate.extensions:
+        if extension.oid == APNS_TOPICS_OID and isinstance(extension.value, x509.UnrecognizedExtension):
+            return listed_topics(extension.value.value)
+    return frozenset()
+
+
+def push_identity(certificate: x509.Certificate) -> tuple[str, frozenset[PushKind]]:
+    """The app's bundle ID and the push kinds the certificate serves: a VoIP Services certificate (UID
+    ``<bundle>.voip``) only VoIP; a universal one alerts, and VoIP when it lists ``<bundle>.voip``; the
+    older single-topic push certificates alerts only."""
+    uid = bundle_id_of(certificate)
+    if uid.endswith(VOIP_TOPIC_SUFFIX):
+        bundle_id = uid.removesuffix(VOIP_TOPIC_SUFFIX)
+        if not bundle_id:
+            raise NotApnsCertificate("the certificate's bundle ID (subject UID) is only '.voip'")
+        return bundle_id, frozenset({PushKind.VOIP})
+    if uid + VOIP_TOPIC_SUFFIX in certificate_topics(certificate):
+        return uid, frozenset({PushKind.ALERT, PushKind.VOIP})
+    return uid, frozenset({PushKind.ALERT})
 
 
 def push_certificate_kind(certificate: x509.Certificate) -> PushCertificateKind:

@@ -40,7 +40,7 @@ from offline_push.logic.certificates import (
     verify_upload,
 )
 from offline_push.models.certificate import CertificateRecord, CredentialType, NewCredential
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 from tests.support.certificates import BUNDLE_ID, KEY_ID, PASSWORD, TEAM_ID, p8_key, pki, push_certificate
 
 NOW = dt.datetime.now(dt.UTC)
@@ -181,7 +181,16 @@ SERVABLE = [
     (PushCertificateKind.PRODUCTION, "production", True),
     (PushCertificateKind.UNIVERSAL, "development", True),
     (PushCertificateKind.UNIVERSAL, "production", True),
+    (PushCertificateKind.VOIP, "development", True),
+    (PushCertificateKind.VOIP, "production", True),
 ]
+# What each kind of certificate can push: the local PKI's universal certificates list <bundle>.voip.
+PUSH_KINDS = {
+    PushCertificateKind.DEVELOPMENT: (PushKind.ALERT,),
+    PushCertificateKind.PRODUCTION: (PushKind.ALERT,),
+    PushCertificateKind.UNIVERSAL: (PushKind.ALERT, PushKind.VOIP),
+    PushCertificateKind.VOIP: (PushKind.VOIP,),
+}
 
 
 @pytest.mark.parametrize(("kind", "environment", "servable"), SERVABLE)
@@ -200,6 +209,7 @@ def test_declared_environment_must_be_one_the_certificate_serves(
             content=upload.content or b"",
             password=PASSWORD,
             expires_at=push_certificate(kind).certificate.not_valid_after_utc,
+            push_kinds=PUSH_KINDS[kind],
         )
     else:
         with pytest.raises(EnvironmentNotServable):
@@ -267,6 +277,7 @@ def test_a_p8_upload_is_verified_into_a_token_credential() -> None:
         content=p8_key(),
         key_id="ABC123DEFG",
         team_id=TEAM_ID,
+        push_kinds=(PushKind.ALERT, PushKind.VOIP),
     )
 
 

@@ -128,6 +128,7 @@ class CertificateRepository:
             key_id=credential.key_id,
             team_id=credential.team_id,
             encrypted_password=sealed_password,
+            push_kinds=credential.push_kinds,
         )
 
     def create(self, sdk_app_id: int, credential: NewCredential, *, now: dt.datetime) -> CertificateRecord:

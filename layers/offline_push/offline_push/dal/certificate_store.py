@@ -1,7 +1,8 @@
 """Certificate metadata in DynamoDB (the certificates table).
 
 Item shape, keyed by ``sdkAppId`` (S, the app's decimal id) and ``businessId`` (N):
-``name``, ``type`` (p12|p8), ``bundleId``, ``environment``, ``expiresAt``/``createdAt``/``updatedAt``
+``name``, ``type`` (p12|p8), ``bundleId``, ``environment``, ``pushKinds`` (SS: ``alert``, ``voip``; absent
+on items written before VoIP: alert for a p12, both for a p8), ``expiresAt``/``createdAt``/``updatedAt``
 (ISO-8601 UTC), ``version`` (N), ``objectKey`` (S3 key of the file), ``encryptedPassword`` (B, KMS
 ciphertext; p12 only), ``keyId``/``teamId`` (p8 only), ``staleObjectKeys`` (SS: files of replaced versions
 not yet deleted from S3), ``deletedAt`` (S: a delete is in progress; the certificate no longer exists for
@@ -25,8 +26,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offline_push.errors import CertificateNotFound, ConcurrentModification, StorageError
-from offline_push.models.certificate import CertificateRecord, CredentialType
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.certificate import CertificateRecord, CredentialType, ordered_push_kinds
+from offline_push.models.credential import ALL_PUSH_KINDS, ApnsEnvironment, PushKind
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -43,6 +44,7 @@ _CREDENTIAL_ATTRIBUTES = (
     "type",
     "bundleId",
     "environment",
+    "pushKinds",
     "expiresAt",
     "updatedAt",
     "objectKey",
@@ -64,11 +66,17 @@ def record_from_item(item: dict[str, Any]) -> CertificateRecord:
         return dt.datetime.fromisoformat(value) if value else None
 
     password = item.get("encryptedPassword")
+    credential_type = CredentialType(str(text("type")))
+    stored_kinds = item.get("pushKinds", {}).get("SS")
+    if stored_kinds:
+        kinds = frozenset(PushKind(kind) for kind in stored_kinds)
+    else:
+        kinds = ALL_PUSH_KINDS if credential_type is CredentialType.P8 else frozenset({PushKind.ALERT})
     return CertificateRecord(
         sdk_app_id=int(item["sdkAppId"]["S"]),
         business_id=int(item["businessId"]["N"]),
         name=str(text("name")),
-        type=CredentialType(str(text("type"))),
+        type=credential_type,
         bundle_id=str(text("bundleId")),
         environment=ApnsEnvironment(str(text("environment"))),
         expires_at=moment("expiresAt"),
@@ -79,6 +87,7 @@ def record_from_item(item: dict[str, Any]) -> CertificateRecord:
         key_id=text("keyId"),
         team_id=text("teamId"),
         encrypted_password=bytes(password["B"]) if password else None,
+        push_kinds=ordered_push_kinds(kinds),
     )
 
 
@@ -95,6 +104,7 @@ def item_from_record(record: CertificateRecord) -> dict[str, AttributeValueTypeD
         "type": {"S": record.type.value},
         "bundleId": {"S": record.bundle_id},
         "environment": {"S": record.environment.value},
+        "pushKinds": {"SS": [kind.value for kind in record.push_kinds]},
         "createdAt": {"S": _iso(record.created_at)},
         "updatedAt": {"S": _iso(record.updated_at)},
         "version": {"N": str(record.version)},

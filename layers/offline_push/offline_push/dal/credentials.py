@@ -68,6 +68,7 @@ def build_credential(record: CertificateRecord, content: bytes, password: str | 
                 environment=record.environment,
                 certificate=certificate,
                 private_key=private_key,
+                push_kinds=frozenset(record.push_kinds),
                 cache_key=credential_cache_key(record),
             )
         if record.key_id is None or record.team_id is None:
@@ -78,6 +79,7 @@ def build_credential(record: CertificateRecord, content: bytes, password: str | 
             key_id=record.key_id,
             team_id=record.team_id,
             signing_key=load_p8_key(content),
+            push_kinds=frozenset(record.push_kinds),
             cache_key=credential_cache_key(record),
         )
     except OfflinePushError as exc:

@@ -14,8 +14,13 @@ Rules, each a distinct 4xx error (codes in :mod:`offline_push.errors`), checked 
   "App Store builds need a production certificate"; a development certificate serves only the sandbox);
 - p8: an EC P-256 private key, a 10-character key ID and team ID, a bundle ID (the topic).
 
-A rotation (PUT) replaces the credential behind the same ``businessId``, for the same bundle ID and the same
-environment; name and environment may be omitted and are then kept.
+Each certificate serves push kinds, recorded with it: ``alert`` (topic ``<bundle>``) and ``voip`` (PushKit,
+topic ``<bundle>.voip``). A "VoIP Services" p12 serves only VoIP; a universal "Apple Push Services" p12
+serves both when it lists ``<bundle>.voip``; the older single-topic push certificates only alerts. A p8 key
+signs for every topic of its team: both, unless its bundleId is given as ``<bundle>.voip`` (VoIP only).
+
+A rotation (PUT) replaces the credential behind the same ``businessId``, for the same bundle ID, the same
+environment and at least the same push kinds; name and environment may be omitted and are then kept.
 """
 
 from __future__ import annotations
@@ -43,15 +48,21 @@ from offline_push.errors import (
     InvalidRequest,
     InvalidTeamId,
     PasswordRequired,
+    PushKindsNarrowed,
 )
-from offline_push.models.certificate import CertificateRecord, CredentialType, NewCredential
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.certificate import (
+    CertificateRecord,
+    CredentialType,
+    NewCredential,
+    ordered_push_kinds,
+)
+from offline_push.models.credential import ALL_PUSH_KINDS, VOIP_TOPIC_SUFFIX, ApnsEnvironment, PushKind
 from offline_push.push_credentials import (
     PushCertificateKind,
-    bundle_id_of,
     load_p8_key,
     open_p12,
     push_certificate_kind,
+    push_identity,
 )
 
 if TYPE_CHECKING:
@@ -206,7 +217,7 @@ def verify_p12(
     certificate, _key = open_p12(content, password)
     (trust or apple_trust()).check_issued(certificate, now=now)
     kind = push_certificate_kind(certificate)
-    bundle_id = bundle_id_of(certificate)
+    bundle_id, push_kinds = push_identity(certificate)
     check_validity(certificate.not_valid_before_utc, certificate.not_valid_after_utc, now)
     check_servable(kind, environment)
     return NewCredential(
@@ -217,6 +228,7 @@ def verify_p12(
         content=content,
         password=password,
         expires_at=certificate.not_valid_after_utc,
+        push_kinds=ordered_push_kinds(push_kinds),
     )
 
 
@@ -227,6 +239,10 @@ def verify_p8(
     key_id = check_apple_id(upload.key_id, "keyId", InvalidKeyId)
     team_id = check_apple_id(upload.team_id, "teamId", InvalidTeamId)
     bundle_id = check_bundle_id(upload.bundle_id)
+    push_kinds = ALL_PUSH_KINDS
+    if bundle_id.endswith(VOIP_TOPIC_SUFFIX):  # a key meant for the app's PushKit topic alone
+        bundle_id = check_bundle_id(bundle_id.removesuffix(VOIP_TOPIC_SUFFIX))
+        push_kinds = frozenset({PushKind.VOIP})
     return NewCredential(
         type=CredentialType.P8,
         name=name,
@@ -235,6 +251,7 @@ def verify_p8(
         content=content,
         key_id=key_id,
         team_id=team_id,
+        push_kinds=ordered_push_kinds(push_kinds),
     )
 
 
@@ -270,6 +287,13 @@ def check_rotation(current: CertificateRecord, replacement: NewCredential) -> No
             f"certificate {current.business_id} is a {current.environment.value} certificate and stays one: "
             f"devices registered under it hold {current.environment.value} tokens; upload a new certificate "
             "for the other environment"
+        )
+    lost = [kind.value for kind in current.push_kinds if kind not in replacement.push_kinds]
+    if lost:
+        raise PushKindsNarrowed(
+            f"certificate {current.business_id} serves {', '.join(k.value for k in current.push_kinds)} "
+            f"pushes; the new file cannot serve {', '.join(lost)}, which devices registered under it rely "
+            "on: upload it as a new certificate instead"
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 
 
 class CredentialType(StrEnum):
@@ -41,6 +41,11 @@ class CertificateRecord(BaseModel):
     key_id: str | None = None
     team_id: str | None = None
     encrypted_password: bytes | None = Field(default=None, repr=False)
+    # What the credential can push: alerts (topic <bundle>), VoIP calls (<bundle>.voip), or both.
+    push_kinds: tuple[PushKind, ...] = (PushKind.ALERT,)
+
+    def serves(self, kind: PushKind) -> bool:
+        return kind in self.push_kinds
 
     def public_view(self) -> dict[str, Any]:
         view: dict[str, Any] = {
@@ -50,6 +55,7 @@ class CertificateRecord(BaseModel):
             "type": self.type.value,
             "bundleId": self.bundle_id,
             "environment": self.environment.value,
+            "pushKinds": [kind.value for kind in self.push_kinds],
             "expiresAt": _iso(self.expires_at) if self.expires_at else None,
             "createdAt": _iso(self.created_at),
             "updatedAt": _iso(self.updated_at),
@@ -80,3 +86,9 @@ class NewCredential:
     expires_at: dt.datetime | None = None
     key_id: str | None = None
     team_id: str | None = None
+    push_kinds: tuple[PushKind, ...] = (PushKind.ALERT,)
+
+
+def ordered_push_kinds(kinds: frozenset[PushKind] | set[PushKind]) -> tuple[PushKind, ...]:
+    """Push kinds in their one written order (alert before voip), as records and answers list them."""
+    return tuple(kind for kind in PushKind if kind in kinds)

@@ -21,6 +21,23 @@ class ApnsEnvironment(StrEnum):
     PRODUCTION = "production"
 
 
+class PushKind(StrEnum):
+    """What a push is for, and so which topic it goes to: an alert (``<bundle>``) or a PushKit VoIP push
+    announcing a call (``<bundle>.voip``, push type ``voip``)."""
+
+    ALERT = "alert"
+    VOIP = "voip"
+
+
+VOIP_TOPIC_SUFFIX = ".voip"
+ALL_PUSH_KINDS = frozenset({PushKind.ALERT, PushKind.VOIP})
+
+
+def topic_for(bundle_id: str, kind: PushKind) -> str:
+    """The ``apns-topic`` of a push of ``kind`` for the app ``bundle_id``."""
+    return bundle_id + VOIP_TOPIC_SUFFIX if kind is PushKind.VOIP else bundle_id
+
+
 @dataclass(frozen=True, slots=True)
 class CertificateCredential:
     """Certificate-based auth: TLS client certificate issued by Apple for one bundle ID (the topic)."""
@@ -29,6 +46,7 @@ class CertificateCredential:
     environment: ApnsEnvironment
     certificate: x509.Certificate
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = field(repr=False)
+    push_kinds: frozenset[PushKind] = frozenset({PushKind.ALERT})  # the topics the certificate carries
     # Identifies this exact credential (sdkAppId, businessId, version): clients and caches key on it, so a
     # rotated certificate gets a new connection instead of reusing one made with the old key.
     cache_key: str = ""
@@ -43,6 +61,7 @@ class TokenCredential:
     key_id: str
     team_id: str
     signing_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    push_kinds: frozenset[PushKind] = ALL_PUSH_KINDS  # a team key signs for every topic of the app
     cache_key: str = ""
 
 

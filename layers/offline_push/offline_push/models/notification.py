@@ -7,6 +7,8 @@ from enum import StrEnum
 
 # Apple's limit for the JSON payload of a regular (non-VoIP) remote notification.
 MAX_PAYLOAD_BYTES = 4096
+# Apple's limit for a VoIP (PushKit) notification's payload.
+MAX_VOIP_PAYLOAD_BYTES = 5120
 
 
 class PushType(StrEnum):
@@ -14,6 +16,7 @@ class PushType(StrEnum):
 
     ALERT = "alert"
     BACKGROUND = "background"
+    VOIP = "voip"
 
 
 @dataclass(frozen=True, slots=True)
