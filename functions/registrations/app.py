@@ -1,7 +1,10 @@
-"""Device registration API, called by the iOS app: setAPNS, logout, badge; authenticated per user by a JWT.
+"""Device registration API, called by the iOS app: setAPNS, setVOIP, logout, badge; authenticated per user
+by a JWT.
 
 PUT    /v1/apps/{sdkAppId}/users/{userId}/apns    {businessId, token}: register this device (setAPNS)
-DELETE /v1/apps/{sdkAppId}/users/{userId}/apns    logout of every device; ?token=... logout of one device
+PUT    /v1/apps/{sdkAppId}/users/{userId}/voip    {businessId, token}: its PushKit token (setVOIP)
+DELETE /v1/apps/{sdkAppId}/users/{userId}/apns    logout of every device (APNs and PushKit tokens);
+                                                  ?token=... logout of one token
 PUT    /v1/apps/{sdkAppId}/users/{userId}/badge   {unread}: the app's unread count, base of the pushed badge
 """
 
@@ -29,6 +32,7 @@ from offline_push.dal.user_auth_key_store import UserAuthKeyStore
 from offline_push.errors import Unauthorized
 from offline_push.logic.apps import AppDirectory
 from offline_push.logic.registrations import Registrations, UserRef
+from offline_push.models.credential import PushKind
 from offline_push.settings import EnvSettings
 from offline_push.tracing import function_tracer
 
@@ -81,10 +85,23 @@ def _user(sdk_app_id: str, user_id: str) -> UserRef:
 
 @app.put(f"{USER}/apns")
 def register_device(sdk_app_id: str, user_id: str) -> Response[str]:
+    return _register(sdk_app_id, user_id, PushKind.ALERT)
+
+
+@app.put(f"{USER}/voip")
+def register_voip_device(sdk_app_id: str, user_id: str) -> Response[str]:
+    return _register(sdk_app_id, user_id, PushKind.VOIP)
+
+
+def _register(sdk_app_id: str, user_id: str, kind: PushKind) -> Response[str]:
     user = _user(sdk_app_id, user_id)
     request = parse_json_body(RegisterDeviceRequest, app.current_event)
-    outcome = components().registrations.register(user, request.business_id, request.token)
-    metrics.add_metric(name="DeviceRegistered", unit=MetricUnit.Count, value=1)
+    outcome = components().registrations.register(user, request.business_id, request.token, kind)
+    metrics.add_metric(
+        name="VoipDeviceRegistered" if kind is PushKind.VOIP else "DeviceRegistered",
+        unit=MetricUnit.Count,
+        value=1,
+    )
     if outcome.kicked:
         metrics.add_metric(name="DeviceKicked", unit=MetricUnit.Count, value=len(outcome.kicked))
     if outcome.taken_from:

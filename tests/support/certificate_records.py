@@ -19,21 +19,23 @@ def store_certificate_metadata(
     environment: ApnsEnvironment = ApnsEnvironment.PRODUCTION,
     bundle_id: str = "com.example.chat",
     name: str = "Chat Push",
+    push_kinds: tuple[str, ...] | None = None,
 ) -> None:
+    """``push_kinds`` None: an item as written before VoIP (no ``pushKinds``: a p12 serving alerts)."""
     now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    boto3.client("dynamodb").put_item(
-        TableName=table_name,
-        Item={
-            "sdkAppId": {"S": str(sdk_app_id)},
-            "businessId": {"N": str(business_id)},
-            "name": {"S": name},
-            "type": {"S": "p12"},
-            "bundleId": {"S": bundle_id},
-            "environment": {"S": environment.value},
-            "expiresAt": {"S": (now + dt.timedelta(days=365)).isoformat()},
-            "createdAt": {"S": now.isoformat()},
-            "updatedAt": {"S": now.isoformat()},
-            "version": {"N": "1"},
-            "objectKey": {"S": f"certificates/{sdk_app_id}/{business_id}/v1.p12"},
-        },
-    )
+    item = {
+        "sdkAppId": {"S": str(sdk_app_id)},
+        "businessId": {"N": str(business_id)},
+        "name": {"S": name},
+        "type": {"S": "p12"},
+        "bundleId": {"S": bundle_id},
+        "environment": {"S": environment.value},
+        "expiresAt": {"S": (now + dt.timedelta(days=365)).isoformat()},
+        "createdAt": {"S": now.isoformat()},
+        "updatedAt": {"S": now.isoformat()},
+        "version": {"N": "1"},
+        "objectKey": {"S": f"certificates/{sdk_app_id}/{business_id}/v1.p12"},
+    }
+    if push_kinds is not None:
+        item["pushKinds"] = {"SS": list(push_kinds)}
+    boto3.client("dynamodb").put_item(TableName=table_name, Item=item)  # type: ignore[arg-type]

@@ -73,6 +73,7 @@ ADMIN_ROUTES = {
 USER_ROUTES = {
     "PUT /v1/apps/{sdkAppId}/users/{userId}/apns",
     "DELETE /v1/apps/{sdkAppId}/users/{userId}/apns",
+    "PUT /v1/apps/{sdkAppId}/users/{userId}/voip",
     "PUT /v1/apps/{sdkAppId}/users/{userId}/badge",
 }
 # The console's page (Console=true only): static files, no authorizer; the page holds no authority itself.

@@ -66,9 +66,14 @@ class Stack:
         business_id: int,
         environment: ApnsEnvironment = ApnsEnvironment.PRODUCTION,
         sdk_app_id: int = SAMPLE_SDK_APP_ID,
+        push_kinds: tuple[str, ...] | None = None,
     ) -> None:
         store_certificate_metadata(
-            self.aws.environment["CERTIFICATES_TABLE"], sdk_app_id, business_id, environment=environment
+            self.aws.environment["CERTIFICATES_TABLE"],
+            sdk_app_id,
+            business_id,
+            environment=environment,
+            push_kinds=push_kinds,
         )
 
     def app_call(self, method: str, path: str, **kwargs: Any) -> Answer:

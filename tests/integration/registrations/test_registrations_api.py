@@ -69,6 +69,7 @@ def test_register_stores_the_device_with_its_certificate_environment(stack: Stac
         "token": TOKEN_A,
         "businessId": 2,
         "environment": "development",
+        "pushKind": "alert",
         "registeredAt": REGISTERED_AT,
         "replacedDevices": 0,
     }

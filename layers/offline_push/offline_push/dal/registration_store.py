@@ -4,7 +4,8 @@ One **user item** per (sdkAppId, userId) holds all of that user's devices and th
 registrations of up to 100 receivers are one BatchGetItem, whatever their number of devices:
 
 ``pk`` = ``user#<sdkAppId>#<userId>`` (S), ``sdkAppId`` (S), ``userId`` (S),
-``devices`` (M: device token -> M{``businessId`` N, ``environment`` S, ``registeredAt`` N, epoch ms}),
+``devices`` (M: device token -> M{``businessId`` N, ``environment`` S, ``registeredAt`` N, epoch ms,
+``pushKind`` S, only for a PushKit token: ``voip``}),
 ``badge`` (N), ``version`` (N, bumped by every change of ``devices``; badge updates leave it alone),
 ``updatedAt`` (S, ISO-8601).
 
@@ -33,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offline_push.dal.json_answers import read_with_json
 from offline_push.errors import RegistrationConflict, StorageError
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 from offline_push.models.registration import (
     DeviceRegistration,
     TokenClaim,
@@ -86,13 +87,14 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def device_to_attribute(device: DeviceRegistration) -> dict[str, Any]:
-    return {
-        "M": {
-            "businessId": {"N": str(device.business_id)},
-            "environment": {"S": device.environment.value},
-            "registeredAt": {"N": str(to_epoch_millis(device.registered_at))},
-        }
+    fields: dict[str, Any] = {
+        "businessId": {"N": str(device.business_id)},
+        "environment": {"S": device.environment.value},
+        "registeredAt": {"N": str(to_epoch_millis(device.registered_at))},
     }
+    if device.push_kind is not PushKind.ALERT:  # alert tokens keep the layout they had before VoIP
+        fields["pushKind"] = {"S": device.push_kind.value}
+    return {"M": fields}
 
 
 def registrations_from_item(sdk_app_id: int, user_id: str, item: Mapping[str, Any]) -> UserRegistrations:
@@ -107,6 +109,7 @@ def registrations_from_item(sdk_app_id: int, user_id: str, item: Mapping[str, An
                     business_id=int(fields["businessId"]["N"]),
                     environment=ApnsEnvironment(fields["environment"]["S"]),
                     registered_at=from_epoch_millis(int(fields["registeredAt"]["N"])),
+                    push_kind=PushKind(fields.get("pushKind", {}).get("S", PushKind.ALERT.value)),
                 )
             )
         except (KeyError, ValueError, TypeError):

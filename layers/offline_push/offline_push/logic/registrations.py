@@ -1,4 +1,4 @@
-"""The rules of device registration: setAPNS, logout, kick, badge.
+"""The rules of device registration: setAPNS, setVOIP, logout, kick, badge.
 
 - ``setAPNS`` (:meth:`Registrations.register`): the token is normalised, the ``businessId`` must be one of
   the app's certificates (its environment is recorded with the device), and the app's kick policy decides
@@ -9,6 +9,11 @@
   hands without a logout), the previous user loses it, so their messages stop appearing on someone else's
   phone.
 - Logout removes one device or all of them; a logged-out device receives nothing.
+- ``setVOIP`` (:meth:`Registrations.register` with ``PushKind.VOIP``) is setAPNS's twin for PushKit tokens:
+  the certificate must serve VoIP (and for setAPNS, alerts). A PushKit token and the APNs token of the same
+  phone are two registrations; the kick policy and the device cap apply among the registrations of one kind
+  (a new PushKit token replaces the user's other PushKit tokens, never their APNs tokens). Logging out of
+  every device removes both kinds.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from offline_push.errors import CertificateNotFound, RegistrationConflict, UnknownBusinessId
+from offline_push.errors import (
+    CertificateNotFound,
+    CertificateNotForAlerts,
+    CertificateNotForVoip,
+    RegistrationConflict,
+    UnknownBusinessId,
+)
 from offline_push.models.app import KickPolicy
 from offline_push.models.certificate import CertificateRecord
+from offline_push.models.credential import PushKind
 from offline_push.models.registration import (
     DeviceRegistration,
     TokenClaim,
@@ -101,16 +113,18 @@ def plan_devices(
     *,
     max_devices: int = MAX_DEVICES_PER_USER,
 ) -> DevicePlan:
-    """The user's devices after registering ``new``: pure, so the policy is tested without storage."""
+    """The user's devices after registering ``new``: pure, so the policy is tested without storage. The
+    policy and the cap apply among the devices of ``new``'s push kind; the other kind's are kept."""
     others = sorted(
         (device for device in current if device.token != new.token),
         key=lambda device: device.registered_at,
         reverse=True,
     )
-    if policy is KickPolicy.SINGLE:
-        return DevicePlan(devices=(new,), dropped=tuple(others))
-    kept = others[: max_devices - 1]
-    return DevicePlan(devices=(new, *kept), dropped=tuple(others[max_devices - 1 :]))
+    same = [device for device in others if device.push_kind is new.push_kind]
+    kept = [] if policy is KickPolicy.SINGLE else same[: max_devices - 1]
+    dropped = same[len(kept) :]
+    remaining = [device for device in others if device not in dropped]
+    return DevicePlan(devices=(new, *remaining), dropped=tuple(dropped))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +143,22 @@ class RegistrationOutcome:
         }
 
 
+def check_serves(certificate: CertificateRecord, kind: PushKind) -> None:
+    """A registration's certificate must be able to push its kind: the 400 names the certificate's kinds."""
+    if certificate.serves(kind):
+        return
+    serves = ", ".join(served.value for served in certificate.push_kinds)
+    if kind is PushKind.VOIP:
+        raise CertificateNotForVoip(
+            f"certificate {certificate.business_id} serves {serves} pushes, not VoIP: setVOIP needs a "
+            "VoIP Services certificate, a universal certificate with the <bundle>.voip topic, or a .p8 key"
+        )
+    raise CertificateNotForAlerts(
+        f"certificate {certificate.business_id} serves {serves} pushes only: setAPNS needs a certificate "
+        "for alerts (an APNs push certificate or a .p8 key); use this one with setVOIP"
+    )
+
+
 class Registrations:
     def __init__(
         self,
@@ -143,9 +173,12 @@ class Registrations:
         self.policies = policies
         self.clock = clock
 
-    def register(self, user: UserRef, business_id: int, raw_token: str) -> RegistrationOutcome:
-        """setAPNS: register (or refresh) the device ``raw_token`` of ``user`` with certificate
-        ``business_id``. Validation happens before any write: a rejected call stores nothing."""
+    def register(
+        self, user: UserRef, business_id: int, raw_token: str, kind: PushKind = PushKind.ALERT
+    ) -> RegistrationOutcome:
+        """setAPNS (``kind`` alert) or setVOIP (``kind`` voip): register (or refresh) the device ``raw_token``
+        of ``user`` with certificate ``business_id``. Validation happens before any write: a rejected call
+        stores nothing."""
         token = normalize_device_token(raw_token)
         try:
             certificate = self.certificates.get(user.sdk_app_id, business_id)
@@ -154,12 +187,14 @@ class Registrations:
                 f"businessId {business_id} is not a certificate of app {user.sdk_app_id}: "
                 "use the id the certificate upload returned"
             ) from None
+        check_serves(certificate, kind)
         policy = self.policies.kick_policy(user.sdk_app_id)
         registration = DeviceRegistration(
             token=token,
             business_id=business_id,
             environment=certificate.environment,
             registered_at=truncate_to_millis(self.clock()),
+            push_kind=kind,
         )
         # One holder per token, however registrations interleave: the claims of a token are numbered by
         # DynamoDB, and the latest claim wins. This registration takes the token from the user who claimed
@@ -181,6 +216,7 @@ class Registrations:
             extra={
                 "sdkAppId": user.sdk_app_id,
                 "businessId": business_id,
+                "pushKind": kind.value,
                 "device": token_hint(token),
                 "kickPolicy": policy.value,
                 "kicked": len(plan.dropped),

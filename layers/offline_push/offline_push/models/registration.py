@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from offline_push.errors import InvalidDeviceToken, InvalidRequest
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 
 # Apple issues tokens of variable length and asks servers not to hard-code 32 bytes. The legacy binary
 # interface carried up to 100 bytes; nothing shorter than a 128-bit identifier has ever been issued. Outside
@@ -96,6 +96,8 @@ class DeviceRegistration(BaseModel):
 
     ``registered_at`` is the last time the app reported this token (millisecond precision): APNs' 410 answer
     carries the time Apple learnt the token was dead, and a registration newer than that must survive.
+    ``push_kind``: an APNs token from setAPNS (``alert``) or a PushKit token from setVOIP (``voip``), which
+    only call invitations are pushed to.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -104,12 +106,14 @@ class DeviceRegistration(BaseModel):
     business_id: int
     environment: ApnsEnvironment
     registered_at: dt.datetime
+    push_kind: PushKind = PushKind.ALERT
 
     def public_view(self) -> dict[str, Any]:
         return {
             "token": self.token,
             "businessId": self.business_id,
             "environment": self.environment.value,
+            "pushKind": self.push_kind.value,
             "registeredAt": iso_millis(self.registered_at),
         }
 
