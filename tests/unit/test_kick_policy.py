@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from offline_push.logic.registrations import MAX_DEVICES_PER_USER, DevicePlan, plan_devices
 from offline_push.models.app import KickPolicy
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 from offline_push.models.registration import DeviceRegistration
 
 T0 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -90,3 +90,32 @@ def test_a_plan_keeps_the_new_device_first_and_loses_nothing_else_silently(
     assert not kept & dropped
     if policy is KickPolicy.SINGLE:
         assert kept == set()
+
+
+def _voip(token: str, minutes: int = 0) -> DeviceRegistration:
+    return device(token, minutes).model_copy(update={"push_kind": PushKind.VOIP})
+
+
+def test_the_policy_applies_among_registrations_of_one_push_kind() -> None:
+    # Given a phone's APNs token and PushKit token, and an older tablet's PushKit token
+    phone, phone_voip, tablet_voip = device("aa", 3), _voip("bb", 2), _voip("cc", 1)
+    new_voip = _voip("dd", 4)
+
+    # When a new PushKit token is registered with the single policy
+    plan = plan_devices([phone, phone_voip, tablet_voip], new_voip, KickPolicy.SINGLE)
+
+    # Then it replaces the PushKit tokens only
+    assert plan == DevicePlan(devices=(new_voip, phone), dropped=(phone_voip, tablet_voip))
+
+
+def test_the_device_cap_counts_registrations_of_one_push_kind() -> None:
+    # Given a user at the cap of PushKit tokens, and one APNs token
+    voips = [_voip(f"{index:02x}", index) for index in range(MAX_DEVICES_PER_USER)]
+    phone = device("ff", 100)
+    new_voip = _voip("ee", 200)
+
+    # When one more PushKit token is registered with the multi policy
+    plan = plan_devices([*voips, phone], new_voip, KickPolicy.MULTI)
+
+    # Then the oldest PushKit token goes; the APNs token stays
+    assert plan == DevicePlan(devices=(new_voip, phone, *reversed(voips[1:])), dropped=(voips[0],))
