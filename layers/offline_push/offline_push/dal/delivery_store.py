@@ -9,13 +9,15 @@ Items (``pk``, ``sk`` strings; every item expires by TTL, ``expiresAt``, after `
   items over 16 partition keys. Attributes: ``sdkAppId``, ``msgKey``, ``userId``, ``user``
   (``<sdkAppId>#<userId>``), ``device`` (a token hint, never the whole token), ``businessId``,
   ``environment``, ``apnsId``, ``state``, ``run``, ``lease``, ``attempt``, ``badge``,
-  ``reason``/``status``/``cause``, ``registrationRemoved``, ``retryAt``, ``claimedAt``, and ``at`` when the
-  item is listed in the receiver's deliveries.
+  ``reason``/``status``/``cause``, ``registrationRemoved``, ``retryAt``, ``claimedAt``, ``pushKind``
+  (``voip`` for a call's VoIP push; absent for an alert), and ``at`` when the item is listed in the
+  receiver's deliveries.
 - **receiver record** ``sk = u#<userId>`` in the same partitions: a receiver the message gave nothing to
   (``noDevice``, ``noPush``), written by earlier releases; still read, no longer written (the message info
   counts these receivers).
 - **message info** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = c#<chunk id>``: counts a message's chunk has
-  beyond its deliveries (receivers without a device, a job-level no-push, an invalid job).
+  beyond its deliveries (receivers without a device, a job-level no-push, an invalid job); a call
+  invitation's also ``pushKind`` (``voip``) and ``noVoip`` (receivers without a PushKit token).
 - **unit of work** ``pk = i#<sdkAppId>#<msgKey>``, ``sk = u#<chunk id>``, or the **job item** ``sk = j#``:
   the claim of a job's chunk (``run``, ``lease``, ``notifications``, ``orphans``),
   one conditional write instead of one per notification; the job item names the job holding the MsgKey
@@ -47,6 +49,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from offline_push.errors import StorageError
+from offline_push.models.credential import PushKind
 from offline_push.models.delivery import (
     MESSAGE_SHARDS,
     RECEIVER_DIGEST_BYTES,
@@ -133,6 +136,8 @@ def _delivery_identity(delivery: Delivery) -> dict[str, Any]:
     }
     if delivery.badge is not None:
         item["badge"] = _n(delivery.badge)
+    if delivery.push_kind is not PushKind.ALERT:
+        item["pushKind"] = _s(delivery.push_kind.value)
     return item
 
 
@@ -171,6 +176,7 @@ def stored_from_item(item: Mapping[str, Any]) -> StoredDelivery:
         device=text("device"),
         business_id=number("businessId"),
         environment=text("environment"),
+        push_kind=text("pushKind"),
         apns_id=text("apnsId"),
         reason=text("reason"),
         status=number("status"),
@@ -624,6 +630,9 @@ class DeliveryStore:
                 "at": _n(info.now_ms),
                 "expiresAt": self._expires_at(info.now_ms),
             }
+            if info.call:
+                item["pushKind"] = _s(PushKind.VOIP.value)
+                item["noVoip"] = _n(info.no_voip)
             for attribute, value in (
                 ("noPushReason", info.no_push_reason),
                 ("noPushMessage", info.no_push_message),

@@ -83,6 +83,7 @@ def record_of(stored: StoredDelivery, outcome: Outcome) -> DeliveryRecord:
         device=stored.device,
         business_id=stored.business_id,
         environment=stored.environment,
+        push_kind=stored.push_kind,
         apns_id=stored.apns_id,
         badge=stored.badge,
         attempts=stored.attempt if stored.apns_id else None,
@@ -201,6 +202,7 @@ class DeliveryReports:
                 "device": token_hint(device.token),
                 "businessId": device.business_id,
                 "environment": device.environment.value,
+                "pushKind": device.push_kind.value,
                 "registeredAt": iso_millis(device.registered_at),
                 "certificate": certificate,
             }
@@ -253,7 +255,9 @@ class DeliveryReports:
             "outcomes": {outcome.value: outcomes[outcome.value] for outcome in _NOTIFICATION_OUTCOMES},
             "failures": dict(sorted(failures.items())),
             "retrying": dict(sorted(retrying.items())),
+            "pushKind": "voip" if any("pushKind" in info for info in infos) else "alert",
             "receiversWithoutDevice": sum(int(info.get("noDevice", 0)) for info in infos),
+            "receiversWithoutVoip": sum(int(info.get("noVoip", 0)) for info in infos),
             "noPush": None,
             "invalidJob": None,
         }

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from offline_push.logic.placeholders import PLACEHOLDERS
+from offline_push.logic.placeholders import CALL_INVITATIONS, PLACEHOLDERS
 from offline_push.models.job import (
     SOUND_DEFAULT,
     SOUND_NONE,
@@ -131,7 +131,10 @@ class PreparedPush:
         )
         background = apns is not None and apns.background_notification == 1
         ignores_badge = apns is not None and apns.ignores_badge
-        self.counts_toward_badge = self._disabled is None and not background and not ignores_badge
+        # A call invitation is not an unread message: its alert (a fallback) leaves the badge alone.
+        self.counts_toward_badge = (
+            self._disabled is None and not background and not ignores_badge and job.call is None
+        )
         self._variants: dict[Language, _Variant | NoPush] = {}
 
     @property
@@ -189,12 +192,30 @@ class _Variant:
         return notification
 
 
+def ext_of(job: PushJob) -> str:
+    """The ``ext`` a notification of ``job`` carries at its top level ("" for none)."""
+    opi = job.offline_push_info
+    custom = _custom_element(job)
+    # Tencent: once OfflinePushInfo is given, the custom element's push settings (Ext, Sound) are ignored.
+    return opi.ext if opi is not None else (custom.content.ext if custom is not None else "")
+
+
+def shown_text(text: str, room: int) -> str:
+    """``text`` as a payload shows it: lone surrogates replaced, shortened with an ellipsis to ``room``
+    bytes of JSON string when longer."""
+    return _shorten(_clean(text), room) or ""
+
+
+def payload_json(document: dict[str, Any]) -> bytes:
+    """The compact UTF-8 JSON every payload is written in."""
+    return _to_json(document).encode()
+
+
 def _build(job: PushJob, language: Language, *, with_badge: bool) -> _Variant | NoPush:
     opi = job.offline_push_info
     apns = job.apns_info
     custom = _custom_element(job)
-    # Tencent: once OfflinePushInfo is given, the custom element's push settings (Ext, Sound) are ignored.
-    ext = opi.ext if opi is not None else (custom.content.ext if custom is not None else "")
+    ext = ext_of(job)
     collapse_id = apns.collapse_id if apns is not None and apns.collapse_id else default_collapse_id(job)
     expiration = apns.expiration if apns is not None else None
     top: dict[str, Any] = {"ext": ext} if ext else {}
@@ -239,6 +260,9 @@ def _body(job: PushJob, language: Language) -> str | NoPush:
     opi = job.offline_push_info
     if opi is not None and opi.desc:
         return _clean(opi.desc)
+    if job.call is not None:  # the alert of a call invitation (a fallback): who calls, audio or video
+        caller = _clean(job.sender_nickname or job.caller)
+        return CALL_INVITATIONS[language][job.call.media_type].format(caller=caller)
     placeholders = PLACEHOLDERS[language]
     parts: list[str] = []
     length = 0

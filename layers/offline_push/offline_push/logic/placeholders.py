@@ -8,6 +8,9 @@ own ``[Location]`` and ``[Face]``). Video and merged (relay) messages are listed
 for those element types.
 
 Text elements show their text, custom elements their ``Desc``: neither has a placeholder.
+
+A call invitation's alert (the fallback for receivers without a PushKit token) reads like TUICallKit's
+offline push: "Denny is calling you" / "Denny邀请你语音通话", "视频通话" for a video call.
 """
 
 from __future__ import annotations
@@ -40,6 +43,16 @@ PLACEHOLDERS: Mapping[Language, Mapping[str, str]] = MappingProxyType(
                 "TIMVideoFileElem": "[Video]",
                 "TIMRelayElem": "[Chat History]",
             }
+        ),
+    }
+)
+
+# {caller}: the caller's nickname, else their account.
+CALL_INVITATIONS: Mapping[Language, Mapping[str, str]] = MappingProxyType(
+    {
+        Language.ZH: MappingProxyType({"audio": "{caller}邀请你语音通话", "video": "{caller}邀请你视频通话"}),
+        Language.EN: MappingProxyType(
+            {"audio": "{caller} is calling you", "video": "{caller} is video calling you"}
         ),
     }
 )

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from offline_push.errors import (
-    CertificateNotFound,
     CertificateNotForAlerts,
     CertificateNotForVoip,
+    CertificateNotFound,
     RegistrationConflict,
     UnknownBusinessId,
 )

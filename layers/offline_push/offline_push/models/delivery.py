@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 from offline_push.models.registration import token_hint
 
 # apns-id = UUIDv5(this namespace, key): stable across attempts, runs and redeliveries of one delivery.
@@ -66,6 +66,8 @@ class DispatchReason(StrEnum):
     NO_DEVICE_REGISTERED = (
         "NoDeviceRegistered"  # the receiver has no registration (never setAPNS, logged out)
     )
+    NO_VOIP_REGISTRATION = "NoVoipRegistration"  # a call, to a receiver without PushKit token nor fallback
+    PUSH_KIND_NOT_SERVED = "PushKindNotServed"  # the certificate no longer serves the registration's kind
     DEVICE_NO_LONGER_REGISTERED = "DeviceNoLongerRegistered"  # logged out or kicked before a retry
     CERTIFICATE_NOT_FOUND = "CertificateNotFound"  # the businessId's certificate was deleted
     CREDENTIAL_UNUSABLE = "CredentialUnusable"  # expired certificate, damaged file
@@ -121,6 +123,7 @@ class Delivery:
     attempt: int = 1  # task-level attempt this run makes (the APNs client retries within an attempt too)
     counts_toward_badge: bool = False
     badge_supplied: bool = False  # the job gave this receiver's badge: no counter write
+    push_kind: PushKind = PushKind.ALERT  # voip: a call invitation to a PushKit token
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,7 @@ class StoredDelivery:
     device: str | None = None
     business_id: int | None = None
     environment: str | None = None
+    push_kind: str | None = None  # "voip": a call's VoIP push (absent: an alert)
     apns_id: str | None = None
     reason: str | None = None
     status: int | None = None
@@ -262,6 +266,8 @@ class MessageInfo:
     now_ms: int
     receivers: int = 0
     no_device: int = 0
+    call: bool = False  # the message is a call invitation (pushed through PushKit where registered)
+    no_voip: int = 0  # call receivers with no PushKit token and no alert fallback
     no_push_reason: str | None = None
     no_push_message: str | None = None
     invalid_reason: str | None = None
@@ -279,6 +285,7 @@ class DeliveryRecord:
     device: str | None = None
     business_id: int | None = None
     environment: str | None = None
+    push_kind: str | None = None  # "voip": a call's VoIP push (absent: an alert)
     apns_id: str | None = None
     badge: int | None = None
     attempts: int | None = None
@@ -298,6 +305,7 @@ class DeliveryRecord:
             "device": self.device,
             "businessId": self.business_id,
             "environment": self.environment,
+            "pushKind": self.push_kind,
             "apnsId": self.apns_id,
             "badge": self.badge,
             "attempts": self.attempts,

@@ -15,6 +15,10 @@ Beyond Tencent's REST fields, ``OfflinePushInfo.ApnsInfo`` accepts the iOS optio
 ``IgnoreBadge``, the ``kIOSOfflinePushNoSound`` / ``kIOSOfflinePushDefaultSound`` sound constants),
 plus ``CollapseId`` and ``Expiration`` for the APNs headers of those names; ``OfflinePushInfo.Language``
 picks the placeholder language of the job. README.md "Push job format" documents each one.
+
+``Call`` (ours, beside Tencent's fields) makes the job a call invitation, Tencent's setVOIP use: receivers
+with a PushKit (VoIP) registration get a VoIP push carrying the call; the others an alert ("Denny is calling
+you") when ``Call.AlertFallback`` is 1. A job without ``Call`` never produces a VoIP push.
 """
 
 from __future__ import annotations
@@ -273,6 +277,26 @@ class OfflinePushInfo(_Strict):
         return _check_unicode(value, "Ext")
 
 
+MAX_CALL_FIELD_CHARS = 128
+
+
+class Call(_Strict):
+    """A call invitation: who calls (``Caller``, default ``From_Account``), the call's id, audio or video,
+    and whether receivers without a PushKit registration get an alert instead."""
+
+    call_id: str = Field(alias="CallId", min_length=1, max_length=MAX_CALL_FIELD_CHARS)
+    media_type: Literal["audio", "video"] = Field(default="audio", alias="MediaType")
+    caller: str = Field(default="", alias="Caller", max_length=MAX_CALL_FIELD_CHARS)
+    alert_fallback: Literal[0, 1] = Field(default=0, alias="AlertFallback")
+
+    @field_validator("call_id", "caller")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(ord(character) < 0x20 or ord(character) == 0x7F for character in value):
+            raise ValueError("must not contain control characters")
+        return _check_unicode(value, "Call")
+
+
 class PushJob(_Strict):
     """One message to push: who sent it, to whom, what it says, and how to push it."""
 
@@ -289,6 +313,8 @@ class PushJob(_Strict):
     # Ours: receivers' badges (their unread count with this message) as the IM backend knows them; the
     # dispatcher sends these instead of counting, and writes no counter for those receivers.
     badges: dict[str, Annotated[int, Field(ge=0)]] | None = Field(default=None, alias="Badges")
+    # Ours: a call invitation (VoIP push), see Call.
+    call: Call | None = Field(default=None, alias="Call")
 
     @model_validator(mode="after")
     def _identities_are_unicode(self) -> PushJob:
@@ -308,6 +334,28 @@ class PushJob(_Strict):
         if sum(1 for element in self.msg_body if element.msg_type == "TIMCustomElem") > 1:
             raise ValueError("MsgBody: a message can contain only one TIMCustomElem")
         return self
+
+    @model_validator(mode="after")
+    def _a_call_is_a_call(self) -> PushJob:
+        if self.call is None:
+            return self
+        if not (self.call.caller or self.from_account):
+            raise ValueError("Call.Caller: required when From_Account is empty (who is calling?)")
+        apns = self.apns_info
+        if apns is not None and apns.background_notification == 1:
+            raise ValueError(
+                "Call: a call invitation cannot be a background notification (BackgroundNotification 1)"
+            )
+        if apns is not None and apns.expiration is not None:
+            raise ValueError(
+                "Call: a call invitation is delivered now or never; ApnsInfo.Expiration does not apply"
+            )
+        return self
+
+    @property
+    def caller(self) -> str:
+        """Who calls: ``Call.Caller``, else the sender (only meaningful for a call invitation)."""
+        return (self.call.caller if self.call is not None else "") or self.from_account
 
     @property
     def is_group(self) -> bool:

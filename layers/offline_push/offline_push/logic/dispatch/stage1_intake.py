@@ -20,7 +20,8 @@ from aws_lambda_powertools import Logger
 from offline_push.dal.push_queue import OutgoingTask
 from offline_push.errors import InvalidPushJob, StorageError
 from offline_push.logic.dispatch.work import QueueRecord, Run, Work
-from offline_push.logic.formatter import NoPush, prepare
+from offline_push.logic.formatter import NoPush, NoPushReason, prepare
+from offline_push.logic.voip_payload import format_call
 from offline_push.models.delivery import (
     MAX_UNIT_JOB_RECEIVERS,
     MessageInfo,
@@ -107,8 +108,13 @@ def _prepare(run: Run, works: list[Work]) -> None:
                 )
                 language = run.policy.default_language
             languages[work.app] = language
-        work.prepared = prepare(work.queued.job, language=language)
+        job = work.queued.job
+        work.prepared = prepare(job, language=language)
+        # A call is checked on its VoIP push; its alert, a fallback, is checked per notification (stage 5).
         first = work.prepared.notification(None)
+        disabled = isinstance(first, NoPush) and first.reason is NoPushReason.PUSH_DISABLED
+        if job.call is not None and not disabled:
+            first = work.voip = format_call(job)
         if isinstance(first, NoPush):
             work.no_push = first
             run.report.count("NoPush", first.reason.value, len(work.receivers))

@@ -2,21 +2,27 @@
 
 A receiver without a device is counted (``NoDeviceRegistered``) and goes no further. A retry task's
 deliveries are looked up again: a device logged out since gets a final record instead of a send.
+
+Which registrations a message goes to: an ordinary message to the receiver's APNs tokens only (a VoIP push
+without a call makes iOS kill the app); a call invitation (``Call``) to their PushKit tokens, else, when the
+job asks for it (``Call.AlertFallback``), to their APNs tokens as an alert; else the receiver is counted
+(``NoVoipRegistration``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_lambda_powertools import Logger
 
 from offline_push.errors import StorageError
 from offline_push.logic.dispatch.work import Item, Run, Work
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind
 from offline_push.models.delivery import Delivery, DeliveryKey, DispatchReason
-from offline_push.models.registration import UserRegistrations
+from offline_push.models.job import PushJob
+from offline_push.models.registration import DeviceRegistration, UserRegistrations
 from offline_push.models.task import WorkKind
 
 logger = Logger(child=True)
@@ -60,7 +66,20 @@ def collect(run: Run, works: list[Work]) -> list[Item]:
             kept.append(item)
         items[before:] = kept
         run.report.count("NotDelivered", DispatchReason.NO_DEVICE_REGISTERED.value, len(work.no_device))
+        run.report.count("NotDelivered", DispatchReason.NO_VOIP_REGISTRATION.value, len(work.no_voip))
     return items
+
+
+def devices_for(job: PushJob, devices: Sequence[DeviceRegistration]) -> tuple[DeviceRegistration, ...] | None:
+    """The registrations ``job`` goes to among a receiver's ``devices``; None: a call to a receiver with no
+    PushKit token and no alert fallback asked for (``NoVoipRegistration``). Empty: no device for it."""
+    alerts = tuple(device for device in devices if device.push_kind is PushKind.ALERT)
+    if job.call is None:
+        return alerts
+    voips = tuple(device for device in devices if device.push_kind is PushKind.VOIP)
+    if voips:
+        return voips
+    return alerts if job.call.alert_fallback == 1 else None
 
 
 def _collect_receivers(work: Work, registrations: Mapping[str, UserRegistrations], items: list[Item]) -> None:
@@ -73,8 +92,15 @@ def _collect_receivers(work: Work, registrations: Mapping[str, UserRegistrations
         if found is None:
             work.no_device.append(user)
             continue
+        devices = devices_for(job, found.devices)
+        if devices is None:
+            work.no_voip.append(user)
+            continue
+        if not devices:
+            work.no_device.append(user)
+            continue
         badge = supplied.get(user) if counts else None
-        for device in found.devices:
+        for device in devices:
             delivery = Delivery(
                 key=DeliveryKey(job.sdk_app_id, job.msg_key, user, device.token),
                 business_id=device.business_id,
@@ -83,6 +109,7 @@ def _collect_receivers(work: Work, registrations: Mapping[str, UserRegistrations
                 badge=badge,
                 counts_toward_badge=counts,
                 badge_supplied=badge is not None,
+                push_kind=device.push_kind,
             )
             items.append(Item(work, delivery, registered_badge=found.badge))
 
@@ -101,6 +128,7 @@ def _collect_retries(work: Work, registrations: Mapping[str, UserRegistrations],
             badge=retry.badge,
             attempt=retry.attempts + 1,
             badge_supplied=True,  # the badge was computed by the first attempt
+            push_kind=device.push_kind if device is not None else PushKind.ALERT,
         )
         items.append(
             Item(

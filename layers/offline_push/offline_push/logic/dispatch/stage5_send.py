@@ -1,9 +1,10 @@
 """Stage 5, send: each owned notification -> its certificate -> an APNs request -> APNs' answer.
 
-The certificate of each registration's ``businessId`` gives the topic (its bundle ID) and the host
-(development -> sandbox). One APNs client per (certificate, environment), kept warm across invocations; all
-of a run's batches are sent concurrently. A notification whose certificate is gone or unusable gets a final
-record instead; one whose certificate could not be read is retried.
+The certificate of each registration's ``businessId`` gives the topic (its bundle ID; ``<bundle>.voip`` for
+a call to a PushKit token) and the host (development -> sandbox). One APNs client per (certificate,
+environment), kept warm across invocations; all of a run's batches are sent concurrently. A notification
+whose certificate is gone, unusable or no longer serves its push kind gets a final record instead; one
+whose certificate could not be read is retried.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from offline_push.apns import ApnsReason, DeliveryOutcome, Retryable, run_in_war
 from offline_push.errors import CertificateNotFound, CredentialUnusable, OfflinePushError, StorageError
 from offline_push.logic.dispatch.work import Item, Run, outcome_update
 from offline_push.logic.formatter import NoPush
-from offline_push.models.credential import ApnsCredential
+from offline_push.models.credential import ApnsCredential, PushKind, topic_for
 from offline_push.models.delivery import DeliveryState, DispatchReason
 from offline_push.models.notification import ApnsRequest
 
@@ -58,17 +59,36 @@ def prepare_requests(run: Run, owned: list[Item]) -> None:
                 run, item, DeliveryState.FAILED, DispatchReason.CREDENTIAL_UNUSABLE, cause=loaded.message
             )
         else:
-            item.credential = loaded
-            delivery.environment = loaded.environment
-            prepared = item.work.prepared
-            assert prepared is not None  # works without one have no items
-            notification = prepared.notification(delivery.badge)
-            if isinstance(notification, NoPush):  # the job-level check catches these first
-                item.final = outcome_update(
-                    run, item, DeliveryState.FAILED, notification.reason.value, cause=notification.message
-                )
-                continue
-            item.request = ApnsRequest(delivery.key.token, loaded.topic, notification, delivery.key.apns_id)
+            _prepare_request(run, item, loaded)
+
+
+def _prepare_request(run: Run, item: Item, credential: ApnsCredential) -> None:
+    delivery = item.delivery
+    kind = delivery.push_kind
+    if kind not in credential.push_kinds:  # the certificate was rotated or changed since the registration
+        item.final = outcome_update(
+            run,
+            item,
+            DeliveryState.FAILED,
+            DispatchReason.PUSH_KIND_NOT_SERVED,
+            cause=f"certificate {delivery.business_id} no longer serves {kind.value} pushes",
+        )
+        return
+    item.credential = credential
+    delivery.environment = credential.environment
+    prepared = item.work.prepared
+    assert prepared is not None  # works without one have no items
+    voip = item.work.voip
+    notification = (
+        voip if kind is PushKind.VOIP and voip is not None else prepared.notification(delivery.badge)
+    )
+    if isinstance(notification, NoPush):  # the job-level check catches these first, but for a call's alert
+        item.final = outcome_update(
+            run, item, DeliveryState.FAILED, notification.reason.value, cause=notification.message
+        )
+        return
+    topic = topic_for(credential.topic, kind)
+    item.request = ApnsRequest(delivery.key.token, topic, notification, delivery.key.apns_id)
 
 
 def send(run: Run, owned: list[Item], budget: float) -> None:

@@ -257,8 +257,10 @@ def finish(run: Run, works: list[Work], owned: list[Item]) -> None:
     now_ms = run.now_ms()
     infos: list[MessageInfo] = []
     for work in works:
+        call = work.queued.job.call is not None
         if work.failed or work.queued.kind is WorkKind.RETRY or (work.no_push is None and not work.no_device):
-            continue
+            if not call or work.failed or work.queued.kind is WorkKind.RETRY:
+                continue
         no_push = work.no_push
         infos.append(
             MessageInfo(
@@ -268,6 +270,8 @@ def finish(run: Run, works: list[Work], owned: list[Item]) -> None:
                 now_ms,
                 receivers=len(work.receivers),
                 no_device=len(work.no_device),
+                call=call,
+                no_voip=len(work.no_voip),
                 no_push_reason=no_push.reason.value if no_push is not None else None,
                 no_push_message=no_push.message if no_push is not None else None,
             )

@@ -27,7 +27,7 @@ from offline_push.logic.formatter import NoPush, PreparedPush
 from offline_push.models.credential import ApnsCredential
 from offline_push.models.delivery import Delivery, DeliveryKey, DeliveryState, OutcomeUpdate
 from offline_push.models.job import Language
-from offline_push.models.notification import ApnsRequest
+from offline_push.models.notification import ApnsRequest, Notification
 from offline_push.models.task import QueuedWork
 
 
@@ -126,6 +126,8 @@ class Work:
     no_push: NoPush | None = None
     failed: bool = False
     no_device: list[str] = field(default_factory=list)
+    voip: Notification | NoPush | None = None  # a call invitation's VoIP push, formatted once per job
+    no_voip: list[str] = field(default_factory=list)  # call receivers without PushKit token, no fallback
     job_digest: str | None = None  # set: this work's deliveries are claimed per unit (stage 3)
     unit: str | None = None  # the unit's key: "j#" (a job not split) or "u#<chunk id>"
     job_receivers: tuple[str, ...] = ()  # "j#": every receiver of the job, kept in its job item
