@@ -258,9 +258,10 @@ def finish(run: Run, works: list[Work], owned: list[Item]) -> None:
     infos: list[MessageInfo] = []
     for work in works:
         call = work.queued.job.call is not None
-        if work.failed or work.queued.kind is WorkKind.RETRY or (work.no_push is None and not work.no_device):
-            if not call or work.failed or work.queued.kind is WorkKind.RETRY:
-                continue
+        # A call's summary always says it was one; other messages', only what their deliveries do not.
+        worth_telling = call or work.no_push is not None or bool(work.no_device)
+        if work.failed or work.queued.kind is WorkKind.RETRY or not worth_telling:
+            continue
         no_push = work.no_push
         infos.append(
             MessageInfo(
