@@ -81,6 +81,7 @@ def test_a_users_deliveries_come_newest_first_in_pages(harness: DispatchHarness)
                 "device": f"{token[:8]}…(32B)",
                 "businessId": 1,
                 "environment": "development",
+                "pushKind": "alert",
                 "registeredAt": "2026-09-21T14:13:20.000Z",
                 "certificate": {
                     "name": "Chat",
@@ -164,7 +165,9 @@ def test_a_message_summary_counts_outcomes_and_reasons(harness: DispatchHarness)
             "outcomes": {"delivered": 1, "failed": 1, "retrying": 1, "sending": 0, "interrupted": 0},
             "failures": {"BadDeviceToken": 1},
             "retrying": {"ServiceUnavailable": 1},
+            "pushKind": "alert",
             "receiversWithoutDevice": 1,
+            "receiversWithoutVoip": 0,
             "noPush": None,
             "invalidJob": None,
         },
