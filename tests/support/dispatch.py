@@ -28,7 +28,7 @@ from local.provision import Provisioned
 from local.sqs_poller import lambda_record
 from offline_push.apns import run_in_warm_loop
 from offline_push.dal.registration_store import device_to_attribute, user_key
-from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.credential import ApnsEnvironment, PushKind, topic_for
 from offline_push.models.registration import DeviceRegistration, from_epoch_millis
 from tests.support.certificates import BUNDLE_ID, SDK_APP_ID, CertificateApi, p12_upload, pki
 from tests.support.events import LambdaContext, http_event, response_json
@@ -146,14 +146,24 @@ class DispatchHarness:
         devices_per_user: int = 1,
         at_apple: bool = True,
         apple_environment: ApnsEnvironment | None = None,
+        push_kind: PushKind = PushKind.ALERT,
+        keep: bool = False,
     ) -> dict[str, list[str]]:
         """Register devices (new tokens) for ``users`` in the registration table, and at Apple (the sandbox)
-        for the topic of ``business_id`` unless told otherwise; the tokens by user."""
+        for the topic of ``business_id`` (``<bundle>.voip`` for PushKit tokens) unless told otherwise; the
+        tokens by user."""
         names = [users] if isinstance(users, str) else list(users)
         tokens = {user: [os.urandom(32).hex() for _ in range(devices_per_user)] for user in names}
-        self.store_devices(tokens, business_id=business_id, environment=environment, sdk_app_id=sdk_app_id)
+        self.store_devices(
+            tokens,
+            business_id=business_id,
+            environment=environment,
+            sdk_app_id=sdk_app_id,
+            push_kind=push_kind,
+            keep=keep,
+        )
         if at_apple:
-            apple_topic = topic or self.topics.get(business_id, BUNDLE_ID)
+            apple_topic = topic or topic_for(self.topics.get(business_id, BUNDLE_ID), push_kind)
             for user_tokens in tokens.values():
                 for token in user_tokens:
                     self.sandbox.state.register_device(token, apple_topic, apple_environment or environment)
@@ -168,17 +178,24 @@ class DispatchHarness:
         sdk_app_id: int = SDK_APP_ID,
         registered_at_ms: int = 1_790_000_000_000,
         badge: int = 0,
+        push_kind: PushKind = PushKind.ALERT,
+        keep: bool = False,
     ) -> None:
-        """User items in the registration store's layout (its own key and device codecs), 25 per write."""
+        """User items in the registration store's layout (its own key and device codecs), 25 per write;
+        ``keep``: the users' devices already stored are kept beside these."""
         requests: list[Any] = []
         for user, user_tokens in tokens.items():
-            devices = {
+            devices = (
+                dict(self.registration(user, sdk_app_id).get("devices", {}).get("M", {})) if keep else {}
+            )
+            devices |= {
                 token: device_to_attribute(
                     DeviceRegistration(
                         token=token,
                         business_id=business_id,
                         environment=environment,
                         registered_at=from_epoch_millis(registered_at_ms),
+                        push_kind=push_kind,
                     )
                 )
                 for token in user_tokens

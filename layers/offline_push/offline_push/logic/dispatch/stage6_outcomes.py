@@ -131,8 +131,8 @@ def _mark_orphans(run: Run, unit_retries: list[OutcomeUpdate]) -> None:
 
 def _failure(run: Run, item: Item, failed: Failed) -> OutcomeUpdate:
     delivery = item.delivery
-    credential = item.credential
-    topic = credential.topic if credential is not None else "?"
+    # The topic the push went to: <bundle>.voip for a call to a PushKit token.
+    topic = item.request.topic if item.request is not None else "?"
     environment = delivery.environment.value
     removed = False
     if failed.prune_token:
