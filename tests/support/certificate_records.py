@@ -5,6 +5,7 @@ environment) without going through the certificate upload API."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import boto3
 
@@ -23,7 +24,7 @@ def store_certificate_metadata(
 ) -> None:
     """``push_kinds`` None: an item as written before VoIP (no ``pushKinds``: a p12 serving alerts)."""
     now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    item = {
+    item: dict[str, Any] = {
         "sdkAppId": {"S": str(sdk_app_id)},
         "businessId": {"N": str(business_id)},
         "name": {"S": name},
@@ -38,4 +39,4 @@ def store_certificate_metadata(
     }
     if push_kinds is not None:
         item["pushKinds"] = {"SS": list(push_kinds)}
-    boto3.client("dynamodb").put_item(TableName=table_name, Item=item)  # type: ignore[arg-type]
+    boto3.client("dynamodb").put_item(TableName=table_name, Item=item)

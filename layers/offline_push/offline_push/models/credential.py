@@ -46,10 +46,10 @@ class CertificateCredential:
     environment: ApnsEnvironment
     certificate: x509.Certificate
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = field(repr=False)
-    push_kinds: frozenset[PushKind] = frozenset({PushKind.ALERT})  # the topics the certificate carries
     # Identifies this exact credential (sdkAppId, businessId, version): clients and caches key on it, so a
     # rotated certificate gets a new connection instead of reusing one made with the old key.
     cache_key: str = ""
+    push_kinds: frozenset[PushKind] = frozenset({PushKind.ALERT})  # the topics the certificate carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +61,8 @@ class TokenCredential:
     key_id: str
     team_id: str
     signing_key: ec.EllipticCurvePrivateKey = field(repr=False)
-    push_kinds: frozenset[PushKind] = ALL_PUSH_KINDS  # a team key signs for every topic of the app
     cache_key: str = ""
+    push_kinds: frozenset[PushKind] = ALL_PUSH_KINDS  # a team key signs for every topic of the app
 
 
 ApnsCredential = CertificateCredential | TokenCredential
