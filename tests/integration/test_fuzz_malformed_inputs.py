@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from local.apns_sandbox import ApnsSandbox
+from local.apple_pki import PushCertificateKind
 from local.provision import Provisioned
 from offline_push.errors import InvalidPushJob
 from offline_push.models.task import parse_queue_message
@@ -107,7 +108,8 @@ def _set_up(api: Api) -> None:
         "name": "Chat dev",
         "environment": "development",
         "password": PASSWORD,
-        "file": b64(push_certificate().p12(PASSWORD)),
+        # universal: certificate 1 serves alerts and VoIP, so setVOIP's cases reach as deep as setAPNS's
+        "file": b64(push_certificate(PushCertificateKind.UNIVERSAL).p12(PASSWORD)),
     }
     created = Request(
         "POST",

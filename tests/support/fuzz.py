@@ -445,6 +445,14 @@ def routes() -> list[Route]:
             user=True,
         ),
         Route(
+            "PUT voip",
+            "PUT",
+            lambda v: (user + "/voip").format(*v),
+            [APP, USER],
+            {"businessId": 1, "token": TOKEN[::-1]},
+            user=True,
+        ),
+        Route(
             "DELETE apns",
             "DELETE",
             lambda v: (user + "/apns").format(*v),
