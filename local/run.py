@@ -2,8 +2,9 @@
 
 Starts the APNs sandbox (its own process, HTTP/2 + TLS, both Apple environments), then the local stack
 (moto's server with template.yaml's resources, the HTTP API, the SQS poller feeding the dispatcher) with the
-APNs client pointed at the sandbox; walks the seed's story (:mod:`local.story`) and prints what vinson's
-phone shows; then keeps serving the API until Ctrl-C (``--exit-after-story`` to stop after the story).
+APNs client pointed at the sandbox; walks the seed's story (:mod:`local.story`, then the calls of
+:mod:`local.story_calls`) and prints what vinson's phone shows; then keeps serving the API until Ctrl-C
+(``--exit-after-story`` to stop after the story).
 
 Everything it writes lives in ``--state-dir`` (default ``.local-stack/``): the sandbox's CA, and
 ``stack.json`` with the URLs and the admin key, for scripts and tests that talk to the running stack, and
@@ -28,6 +29,7 @@ from local.apple_pki import ApplePki
 from local.sam_env import SAM_ENV_FILE, sam_env_vars
 from local.stack import LocalStack
 from local.story import SDK_APP_ID, Api, Story, StoryError
+from local.story_calls import CallScenes
 from local.template import TEMPLATE_PATH
 from offline_push.apple_ca import TEST_CA_ENVIRONMENT_VARIABLE
 
@@ -130,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                     pki=ApplePki.load(state_dir / "apns"),
                 )
                 try:
-                    story.run()
+                    report = story.run()
+                    CallScenes(story).run(report.business_id)
                 except StoryError as error:
                     print(f"\nThe story failed: {error}", file=sys.stderr)
                     return 1

@@ -237,7 +237,8 @@ class Story:
 
     def upload_certificate(self) -> int:
         password = secrets.token_urlsafe(12)
-        issued = self.pki.issue_push_certificate(BUNDLE_ID, PushCertificateKind.DEVELOPMENT)
+        # "Apple Push Services" (universal): its topics include <bundle>.voip, so it also serves VoIP calls.
+        issued = self.pki.issue_push_certificate(BUNDLE_ID, PushCertificateKind.UNIVERSAL)
         body, content_type = multipart(
             {"name": "Chat dev", "environment": "development", "password": password},
             {"file": ("chat-dev.p12", issued.p12(password))},
@@ -247,7 +248,7 @@ class Story:
         )
         self.say(
             f"   certificate ID (businessId) {answer['businessId']}: {answer['bundleId']}, "
-            f"{answer['environment']}, expires {answer['expiresAt']}"
+            f"{answer['environment']}, {' + '.join(answer['pushKinds'])}, expires {answer['expiresAt']}"
         )
         return int(answer["businessId"])
 
@@ -255,18 +256,13 @@ class Story:
         token = secrets.token_hex(32)
         # The phone registers with APNs (development: the app is a debug build signed for the sandbox).
         self.sandbox.register_devices([{"token": token, "topic": BUNDLE_ID, "environment": "development"}])
-        user_token = jwt.encode(
-            {"sub": "vinson", "aud": str(SDK_APP_ID), "exp": int(time.time()) + 3600},
-            STORY_USER_SECRET,
-            algorithm="HS256",
-        )
         answer = self.api.expect(
             200,
             "PUT",
             f"/v1/apps/{SDK_APP_ID}/users/vinson/apns",
             body=json.dumps({"businessId": business_id, "token": token}).encode(),
             admin=False,
-            bearer=user_token,
+            bearer=user_token("vinson"),
         )
         self.say(
             f"   vinson: device {token[:8]}… registered, {answer['environment']} (businessId {business_id})"
@@ -296,6 +292,12 @@ class Story:
         summary = self.message_summary(msg_key) or {}
         no_push = summary.get("noPush") or {}
         return f"{no_push.get('reason', '?')}: {no_push.get('message', '')}".rstrip(": ")
+
+
+def user_token(user: str) -> str:
+    """The bearer token the demo app's server issues to ``user`` after IM login."""
+    claims = {"sub": user, "aud": str(SDK_APP_ID), "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, STORY_USER_SECRET, algorithm="HS256")
 
 
 def _collapse(message: StoryMessage) -> str:

@@ -135,8 +135,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 
 def test_the_phone_receives_the_story_notifications_byte_for_byte(stack: RunningStack) -> None:
-    # When the story has run, the APNs sandbox has accepted exactly these, in order
-    received = stack.sandbox("/notifications")["notifications"]
+    # When the story has run, the APNs sandbox has accepted exactly these, in order (then the calls)
+    received = stack.sandbox("/notifications")["notifications"][: len(EXPECTED)]
 
     assert [record["rawPayload"] for record in received] == [payload for _, payload, _ in EXPECTED]
     assert [record["collapseId"] for record in received] == [collapse for _, _, collapse in EXPECTED]
@@ -156,6 +156,34 @@ def test_the_phone_receives_the_story_notifications_byte_for_byte(stack: Running
         )
     assert len({record["deviceToken"] for record in received}) == 1
     assert stack.sandbox("/stats")["duplicates"] == {}
+
+
+def test_denny_calls_vinsons_pushkit_token_and_mum_gets_the_alert_fallback(stack: RunningStack) -> None:
+    # When the story's call scenes have run, after its messages
+    calls = stack.sandbox("/notifications")["notifications"][len(EXPECTED) :]
+
+    # Then vinson's PushKit token got the VoIP push, and mum (no PushKit token) the alert in Chinese
+    assert [
+        (call["topic"], call["pushType"], call["priority"], call["expiration"], call["rawPayload"])
+        for call in calls
+    ] == [
+        (
+            "com.example.chat.voip",
+            "voip",
+            10,
+            0,
+            '{"call":{"callId":"call-denny-vinson","caller":"denny","callerName":"Denny","mediaType":"video"},'
+            '"ext":"call:call-denny-vinson"}',
+        ),
+        (
+            "com.example.chat",
+            "alert",
+            10,
+            None,
+            '{"aps":{"alert":{"body":"Denny邀请你视频通话"},"sound":"default","thread-id":"denny"},'
+            '"ext":"call:call-denny-mum"}',
+        ),
+    ]
 
 
 def test_the_uploaded_certificate_is_listed_over_http(stack: RunningStack) -> None:
@@ -208,9 +236,14 @@ def test_vinsons_pushes_are_counted_delivered_and_none_is_listed_as_a_failure_ov
         status, summary = stack.api("GET", f"/v1/apps/{SDK_APP_ID}/messages/{msg_key}")
         assert (status, summary["notifications"], summary["outcomes"]["delivered"]) == (HTTPStatus.OK, 1, 1)
 
-    # ... and vinson's answer shows his device and no delivery that failed or waits for a retry
+    # ... and vinson's answer shows his phone's two tokens (APNs, then PushKit for the call scene) and no
+    # delivery that failed or waits for a retry
     status, answer = stack.api("GET", f"/v1/apps/{SDK_APP_ID}/users/vinson/deliveries")
-    assert (status, len(answer["devices"]), answer["deliveries"]) == (HTTPStatus.OK, 1, [])
+    assert (status, sorted(device["pushKind"] for device in answer["devices"]), answer["deliveries"]) == (
+        HTTPStatus.OK,
+        ["alert", "voip"],
+        [],
+    )
 
 
 def test_make_run_writes_the_env_vars_file_that_points_sam_local_invoke_at_this_stack(
@@ -290,6 +323,8 @@ def test_ctrl_c_stops_the_stack_and_the_story_was_printed_as_the_phone_shows_it(
         "└─ sound: ding.caf · badge: 3",
         "│ Red packet",
         "not pushed: CustomWithoutDesc",
+        "   ┌─ incoming video call (CallKit), woken by a VoIP push on com.example.chat.voip",
+        "   │ Denny邀请你视频通话",
     ):
         assert line in output, output
     assert not (stack.state_dir / "ready").exists()
