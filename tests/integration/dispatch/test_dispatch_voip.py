@@ -4,6 +4,7 @@ socket."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -56,26 +57,19 @@ def test_a_call_rings_the_pushkit_token_with_a_voip_push_and_not_the_apns_token(
     # Then the PushKit token got the VoIP push: .voip topic, push type voip, priority 10, expiring now
     assert [(batch.message_ids, batch.failed) for batch in batches] == [((message_id,), [])]
     [notification] = harness.received(voip)
+    received_at = notification.pop("receivedAt")
+    assert isinstance(received_at, float)
+    call = {"callId": "call-7f3a", "caller": "denny", "callerName": "Denny", "mediaType": "video"}
+    headers = ("voip", VOIP_TOPIC, 10, 0, COLLAPSE_ID)
     assert notification == {
-        **notification,
         "apnsId": DeliveryKey(SDK_APP_ID, MSG_KEY, "vinson", voip).apns_id,
         "deviceToken": voip,
-        "topic": VOIP_TOPIC,
-        "pushType": "voip",
-        "priority": 10,
-        "expiration": 0,
-        "collapseId": COLLAPSE_ID,
+        **dict(zip(("pushType", "topic", "priority", "expiration", "collapseId"), headers, strict=True)),
+        "payload": {"call": call, "ext": "call denny"},
+        "rawPayload": json.dumps({"call": call, "ext": "call denny"}, separators=(",", ":")),
         "environment": "development",
         "auth": "certificate",
-        "payload": {
-            "call": {"callId": "call-7f3a", "caller": "denny", "callerName": "Denny", "mediaType": "video"},
-            "ext": "call denny",
-        },
     }
-    assert notification["rawPayload"] == (
-        '{"call":{"callId":"call-7f3a","caller":"denny","callerName":"Denny","mediaType":"video"},'
-        '"ext":"call denny"}'
-    )
     # and the APNs token nothing; a call is not an unread message: the badge stays
     assert (harness.received(alert), harness.badge_of("vinson")) == ([], 0)
     status, summary = harness.message(SDK_APP_ID, MSG_KEY)
