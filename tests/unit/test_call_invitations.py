@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,3 +262,16 @@ def test_a_job_goes_to_the_registrations_of_its_kind(
     job = call_job(call) if call is not None else parse_push_job(ONE_TO_ONE)
 
     assert devices_for(job, devices) == expected
+
+
+def test_the_readme_call_example_is_what_is_sent_to_the_pushkit_token() -> None:
+    # Given the call job and VoIP payload of README.md's "Call invitations"
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    job_block, payload_block = re.findall(r"```json call\n(.*?)```", readme, flags=re.DOTALL)
+
+    # When the job is formatted for a PushKit token
+    notification = format_call(parse_push_job(job_block))
+
+    # Then the payload is the documented one, byte for byte
+    assert isinstance(notification, Notification)
+    assert notification.payload.decode() == payload_block.strip()
