@@ -287,3 +287,43 @@ def test_a_pushkit_token_under_a_certificate_that_no_longer_serves_voip_is_recor
         "PushKindNotServed",
         "certificate 1 no longer serves voip pushes",
     )
+
+
+@pytest.mark.parametrize(
+    ("push_info", "reason"),
+    [({"PushFlag": 1}, "PushDisabled"), ({"Ext": "x" * 5100}, "ExtTooLarge")],
+    ids=["push disabled", "ext over the VoIP limit"],
+)
+def test_a_call_that_gives_no_voip_push_is_recorded_with_its_reason(
+    harness: DispatchHarness, push_info: dict[str, Any], reason: str
+) -> None:
+    # Given vinson's phone with both tokens
+    harness.upload_certificate(kind=PushCertificateKind.UNIVERSAL)
+    alert, voip = phone(harness)
+
+    # When a call that cannot be pushed is dispatched
+    harness.enqueue(job_dict(ONE_TO_ONE, Call=CALL, OfflinePushInfo=push_info))
+    harness.drain()
+
+    # Then nothing is sent, and the message's summary says why
+    assert (harness.received(voip), harness.received(alert)) == ([], [])
+    _, summary = harness.message(SDK_APP_ID, MSG_KEY)
+    assert (summary["pushKind"], summary["notifications"], summary["noPush"]["reason"]) == ("voip", 0, reason)
+
+
+def test_an_ext_too_large_for_the_fallback_alert_fails_only_the_fallback(harness: DispatchHarness) -> None:
+    # Given vinson with a PushKit token and mum with an APNs token only
+    harness.upload_certificate(kind=PushCertificateKind.UNIVERSAL)
+    _, voip = phone(harness)
+    [mum] = harness.register("mum")["mum"]
+
+    # When a call with a 4,500-byte ext (fits 5,120 bytes, not an alert's 4,096) asks for the fallback
+    ext = "x" * 4500
+    harness.enqueue(job_dict(GROUP, Call={**CALL, "AlertFallback": 1}, OfflinePushInfo={"Ext": ext}))
+    harness.drain()
+
+    # Then vinson's phone rings with the whole ext; mum's alert is recorded as not sent, and why
+    [ringing] = harness.received(voip)
+    assert (ringing["payload"]["ext"], harness.received(mum)) == (ext, [])
+    failed = only_delivery(harness, "mum")
+    assert (failed["outcome"], failed["reason"]) == ("failed", "ExtTooLarge")
