@@ -183,6 +183,18 @@ def test_a_long_nickname_is_shortened_to_256_bytes_with_an_ellipsis() -> None:
     assert (name, len(name.encode())) == ("名" * 84 + "…", 255)
 
 
+@pytest.mark.parametrize(
+    ("nickname", "shown"),
+    [("a" * 256, "a" * 256), ("a" * 257, "a" * 253 + "…")],
+    ids=["256 bytes: whole", "257 bytes: cut to 256"],
+)
+def test_the_caller_name_keeps_at_most_256_bytes(nickname: str, shown: str) -> None:
+    notification = format_call(call_job(SenderNickname=nickname))
+
+    assert isinstance(notification, Notification)
+    assert json.loads(notification.payload)["call"]["callerName"] == shown
+
+
 def test_only_a_call_is_pushed_through_pushkit() -> None:
     with pytest.raises(ValueError, match="only a call invitation"):
         format_call(parse_push_job(ONE_TO_ONE))
