@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from local.apple_pki import PushCertificateKind
 from offline_push.errors import NotApnsCertificate, PushKindsNarrowed
 from offline_push.logic.certificates import CertificateUpload, check_rotation, verify_upload
 from offline_push.models.certificate import CertificateRecord, CredentialType, NewCredential
 from offline_push.models.credential import ApnsEnvironment, PushKind, topic_for
-from offline_push.push_credentials import listed_topics, push_identity
+from offline_push.push_credentials import PushCertificateKind as Kind
+from offline_push.push_credentials import listed_topics, push_certificate_kind, push_identity
 from tests.support.certificates import BUNDLE_ID, KEY_ID, PASSWORD, TEAM_ID, p8_key, pki, push_certificate
 
 NOW = dt.datetime.now(dt.UTC)
@@ -161,3 +166,36 @@ def test_the_topics_extension_is_read_leniently() -> None:
 )
 def test_a_push_kind_has_its_topic(kind: PushKind, topic: str) -> None:
     assert topic_for(BUNDLE_ID, kind) == topic
+
+
+def test_an_element_of_indefinite_length_ends_the_topics_read() -> None:
+    value = bytes.fromhex("300b") + b"\x0c\x03a.b" + b"\x0c\x80" + b"\x0c\x02cd"
+
+    assert listed_topics(value) == frozenset({"a.b"})
+
+
+def test_a_voip_services_certificate_without_environment_markers_is_read_by_its_name() -> None:
+    # Given a "VoIP Services" certificate carrying neither of Apple's environment extensions
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.USER_ID, f"{BUNDLE_ID}.voip"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"VoIP Services: {BUNDLE_ID}"),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+
+    # Then its name makes it a certificate for both environments, for VoIP only
+    assert (push_certificate_kind(certificate), push_identity(certificate)) == (
+        Kind.UNIVERSAL,
+        (BUNDLE_ID, frozenset({PushKind.VOIP})),
+    )
