@@ -28,9 +28,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from offline_push.errors import InvalidPushJob
+from offline_push.models.call import Call
+from offline_push.models.strict import Strict as _Strict
+from offline_push.models.strict import check_unicode as _check_unicode
 
 # The SDK's sound constants (V2TIMOfflinePushInfo.iOSSound), accepted as ApnsInfo.Sound.
 SOUND_NONE = "kIOSOfflinePushNoSound"
@@ -49,20 +52,6 @@ class Language(StrEnum):
 
     ZH = "zh"
     EN = "en"
-
-
-class _Strict(BaseModel):
-    # strict: "1" is not a number and 1 is not a string; extra="ignore": Tencent's other fields pass through.
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-
-def _check_unicode(value: str, field: str) -> str:
-    """Reject lone surrogates: UTF-8 cannot carry them, so the app could never get the value as given."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{field} is not valid Unicode text (it contains a lone surrogate)") from None
-    return value
 
 
 # --- message elements (Tencent "message formats": MsgType + MsgContent) -------------------------------------
@@ -275,26 +264,6 @@ class OfflinePushInfo(_Strict):
     @classmethod
     def _ext_is_unicode(cls, value: str) -> str:
         return _check_unicode(value, "Ext")
-
-
-MAX_CALL_FIELD_CHARS = 128
-
-
-class Call(_Strict):
-    """A call invitation: who calls (``Caller``, default ``From_Account``), the call's id, audio or video,
-    and whether receivers without a PushKit registration get an alert instead."""
-
-    call_id: str = Field(alias="CallId", min_length=1, max_length=MAX_CALL_FIELD_CHARS)
-    media_type: Literal["audio", "video"] = Field(default="audio", alias="MediaType")
-    caller: str = Field(default="", alias="Caller", max_length=MAX_CALL_FIELD_CHARS)
-    alert_fallback: Literal[0, 1] = Field(default=0, alias="AlertFallback")
-
-    @field_validator("call_id", "caller")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if any(ord(character) < 0x20 or ord(character) == 0x7F for character in value):
-            raise ValueError("must not contain control characters")
-        return _check_unicode(value, "Call")
 
 
 class PushJob(_Strict):
