@@ -100,6 +100,27 @@ def test_an_invalid_call_is_an_invalid_job_naming_the_field(fields: dict[str, An
     assert refused.value.message == f"invalid push job: {problem}"
 
 
+@pytest.mark.parametrize(
+    ("call_id", "accepted"),
+    [("a b~", True), ("a\x1fb", False), ("a\x7fb", False), ("a\x80b", True), ("通话 1", True)],
+    ids=["space and tilde", "unit separator", "delete", "C1 0x80", "Chinese"],
+)
+def test_a_call_id_may_hold_any_character_but_ascii_controls(call_id: str, accepted: bool) -> None:
+    raw = job_dict(ONE_TO_ONE, Call={"CallId": call_id, "Caller": call_id})
+
+    if accepted:
+        job = parse_push_job(raw)
+        assert job.call is not None
+        assert (job.call.call_id, job.caller) == (call_id, call_id)
+    else:
+        with pytest.raises(InvalidPushJob) as refused:
+            parse_push_job(raw)
+        assert refused.value.message == (
+            "invalid push job: Call.CallId: must not contain control characters; "
+            "Call.Caller: must not contain control characters"
+        )
+
+
 def test_a_caller_given_without_a_sender_is_enough() -> None:
     job = parse_push_job(job_dict(ONE_TO_ONE, From_Account="", Call={"CallId": "c", "Caller": "desk"}))
 
@@ -196,7 +217,9 @@ def test_the_caller_name_keeps_at_most_256_bytes(nickname: str, shown: str) -> N
 
 
 def test_only_a_call_is_pushed_through_pushkit() -> None:
-    with pytest.raises(ValueError, match="only a call invitation"):
+    with pytest.raises(
+        ValueError, match=r"^only a call invitation \(a job with Call\) is pushed through PushKit$"
+    ):
         format_call(parse_push_job(ONE_TO_ONE))
 
 

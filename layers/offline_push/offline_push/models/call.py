@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from offline_push.models.strict import Strict, check_unicode
+from offline_push.models.strict import Strict
 
 MAX_CALL_FIELD_CHARS = 128
 
@@ -27,4 +27,4 @@ class Call(Strict):
     def _printable(cls, value: str) -> str:
         if any(ord(character) < 0x20 or ord(character) == 0x7F for character in value):
             raise ValueError("must not contain control characters")
-        return check_unicode(value, "Call")
+        return value  # lone surrogates never get here: strict str parsing refuses them
