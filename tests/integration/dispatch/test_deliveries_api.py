@@ -290,6 +290,7 @@ def test_a_user_whose_token_apns_refused_is_told_when_and_why_it_was_removed(
         "device": f"{token[:8]}…(32B)",
         "businessId": 1,
         "environment": "development",
+        "pushKind": "alert",
         "removedAt": removed["removedAt"],
         "msgKey": "m-1",
         "reason": "BadDeviceToken",

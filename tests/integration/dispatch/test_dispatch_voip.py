@@ -225,6 +225,16 @@ def test_a_dead_pushkit_token_is_removed_on_410(harness: DispatchHarness) -> Non
         "registrationRemoved": True,
     }
     assert "no longer valid for com.example.chat.voip since 2026-09-21T14:14:20.000Z" in delivery["cause"]
+    _, view = harness.deliveries(SDK_APP_ID, "vinson")
+    [removed] = view["removedDevices"]
+    assert (removed["device"], removed["pushKind"], removed["reason"]) == (
+        f"{voip[:8]}…(32B)",
+        "voip",
+        "Unregistered",
+    )
+    assert [(device["pushKind"], device["device"]) for device in view["devices"]] == [
+        ("alert", f"{alert[:8]}…(32B)")
+    ]
 
 
 def test_a_pushkit_token_of_the_other_environment_is_removed_with_the_environment_cause(

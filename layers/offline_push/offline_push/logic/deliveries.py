@@ -109,6 +109,7 @@ def removed_devices(
             "device": item.device,
             "businessId": item.business_id,
             "environment": item.environment,
+            "pushKind": item.push_kind or "alert",
             "removedAt": _iso_ms(item.updated_at or item.at),
             "msgKey": item.msg_key,
             "reason": item.reason,
