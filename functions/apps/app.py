@@ -16,7 +16,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from offline_push.api.apps import AppSettingsRequest
 from offline_push.api.auth import require_iam_caller
 from offline_push.api.http import create_resolver, json_response
 from offline_push.api.json_body import parse_json_body
@@ -70,6 +69,9 @@ def get_apps() -> Response[str]:
 def put_settings(sdk_app_id: str) -> Response[str]:
     caller = require_iam_caller(app.current_event.raw_event)
     app_id = parse_sdk_app_id(sdk_app_id)
+    # The request's models are built by the PUT that reads them, not by every cold start of the function.
+    from offline_push.api.apps import AppSettingsRequest  # noqa: PLC0415
+
     request = parse_json_body(AppSettingsRequest, app.current_event)
     settings = administration().configure(
         app_id,

@@ -28,7 +28,10 @@ from offline_push.tracing import function_tracer
 logger = Logger()
 metrics = Metrics()
 tracer = function_tracer()
-app = create_resolver()
+# No Powertools request validation: the routes take only str path ids (parsed by parse_sdk_app_id and
+# parse_business_id) and read the body with parse_upload; validation would add its OpenAPI models to every
+# cold start and check nothing.
+app = create_resolver(enable_validation=False)
 
 
 @cache

@@ -15,12 +15,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Protocol
 
 from offline_push.errors import StorageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ class SharedTokenStore(Protocol):
 
 
 def sign_provider_token(team_id: str, key_id: str, signing_key: ec.EllipticCurvePrivateKey, iat: int) -> str:
+    # PyJWT only where a token is signed: a dispatcher whose apps all use .p12 certificates never loads it.
+    import jwt  # noqa: PLC0415
+
     return jwt.encode({"iss": team_id, "iat": iat}, signing_key, algorithm="ES256", headers={"kid": key_id})
 
 

@@ -13,12 +13,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING, Any, Protocol
 
 from offline_push.errors import AppNotFound, InvalidRequest
 from offline_push.models.app import (
@@ -31,6 +26,10 @@ from offline_push.models.app import (
     VerificationKey,
 )
 from offline_push.untrusted import contain_panics
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # RFC 7518 section 3.2: an HS256 key must be at least as long as the hash (32 bytes).
 MIN_HMAC_SECRET_BYTES = 32
@@ -96,6 +95,12 @@ def check_user_auth_key(algorithm: UserAuthAlgorithm, material: str) -> CheckedK
                 f"userAuth.secret must be at least {MIN_HMAC_SECRET_BYTES} bytes for HS256 (RFC 7518 3.2)"
             )
         return CheckedKey(UserAuthKey(algorithm, material), secret, None)
+    # cryptography only for a public key: an HS256 secret, and every request that sets no key, go without it.
+    from cryptography.exceptions import UnsupportedAlgorithm  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey  # noqa: PLC0415
+
     not_a_public_key = InvalidRequest(
         "userAuth.publicKey must be a PEM public key (-----BEGIN PUBLIC KEY-----); never send a private key"
     )

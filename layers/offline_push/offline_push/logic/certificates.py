@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from offline_push.apple_ca import AppleTrust, apple_trust
 from offline_push.errors import (
     BundleIdMismatch,
     CertificateExpired,
@@ -57,16 +56,14 @@ from offline_push.models.certificate import (
     ordered_push_kinds,
 )
 from offline_push.models.credential import ALL_PUSH_KINDS, VOIP_TOPIC_SUFFIX, ApnsEnvironment, PushKind
-from offline_push.push_credentials import (
-    PushCertificateKind,
-    load_p8_key,
-    open_p12,
-    push_certificate_kind,
-    push_identity,
-)
 
 if TYPE_CHECKING:
+    from offline_push.apple_ca import AppleTrust
     from offline_push.dal.certificate_repository import CertificateRepository
+    from offline_push.push_credentials import PushCertificateKind
+
+# The file checks (offline_push.push_credentials, offline_push.apple_ca) load cryptography: they are imported
+# by the uploads that use them, so a list, get or delete of certificates never loads it.
 
 MAX_CREDENTIAL_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 64
@@ -178,6 +175,8 @@ def check_validity(not_before: dt.datetime, not_after: dt.datetime, now: dt.date
 
 
 def check_servable(kind: PushCertificateKind, environment: ApnsEnvironment) -> None:
+    from offline_push.push_credentials import PushCertificateKind  # noqa: PLC0415 - see the imports
+
     if kind.serves(environment):
         return
     if kind is PushCertificateKind.DEVELOPMENT:
@@ -208,6 +207,9 @@ def verify_p12(
     trust: AppleTrust | None = None,
 ) -> NewCredential:
     """``trust``: the CAs allowed to issue the certificate; Apple's (and the test setting's) by default."""
+    from offline_push.apple_ca import apple_trust  # noqa: PLC0415 - see the imports
+    from offline_push.push_credentials import open_p12, push_certificate_kind, push_identity  # noqa: PLC0415
+
     if password is None or password == "":
         raise PasswordRequired(
             "password is required for a .p12: a certificate without a password gets no push"
@@ -235,6 +237,8 @@ def verify_p12(
 def verify_p8(
     upload: CertificateUpload, content: bytes, *, name: str, environment: ApnsEnvironment
 ) -> NewCredential:
+    from offline_push.push_credentials import load_p8_key  # noqa: PLC0415 - see the imports
+
     load_p8_key(content)
     key_id = check_apple_id(upload.key_id, "keyId", InvalidKeyId)
     team_id = check_apple_id(upload.team_id, "teamId", InvalidTeamId)

@@ -11,14 +11,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import BaseModel, ConfigDict
 
 from offline_push.errors import InvalidRequest
 from offline_push.models.registration import iso_millis
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # An sdkAppId in canonical decimal form (Tencent's are 10 digits, 1400000000 and up): no sign, no leading
 # zero, within a signed 64-bit integer.
