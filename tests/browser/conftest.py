@@ -85,16 +85,19 @@ class ConsoleWorld:
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         return self.call(method, path, body, {"x-admin-key": self.stack.admin_key})
 
-    def set_apns(self, user: str, business_id: int, token: str) -> Any:
-        """The app after IM login: setAPNS with the certificate ID the operator read from the console."""
+    def set_apns(
+        self, user: str, business_id: int, token: str, *, route: str = "apns", sdk_app_id: int = SDK_APP_ID
+    ) -> Any:
+        """The app after IM login: setAPNS (``route="voip"``: setVOIP) with the certificate ID the operator
+        read from the console."""
         bearer = jwt.encode(
-            {"sub": user, "aud": str(SDK_APP_ID), "exp": int(time.time()) + 600},
+            {"sub": user, "aud": str(sdk_app_id), "exp": int(time.time()) + 600},
             USER_SECRET,
             algorithm="HS256",
         )
         return self.call(
             "PUT",
-            f"/v1/apps/{SDK_APP_ID}/users/{user}/apns",
+            f"/v1/apps/{sdk_app_id}/users/{user}/{route}",
             {"businessId": business_id, "token": token},
             {"authorization": f"Bearer {bearer}"},
         )

@@ -29,17 +29,26 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 PASSWORD = "console-p12-password"
 
 
-def p12_file(world: ConsoleWorld, password: str = PASSWORD) -> dict[str, object]:
-    issued = world.pki.issue_push_certificate(BUNDLE_ID, PushCertificateKind.DEVELOPMENT)
+def p12_file(
+    world: ConsoleWorld, password: str = PASSWORD, kind: PushCertificateKind = PushCertificateKind.DEVELOPMENT
+) -> dict[str, object]:
+    issued = world.pki.issue_push_certificate(BUNDLE_ID, kind)
     return {"name": "chat-dev.p12", "mimeType": "application/x-pkcs12", "buffer": issued.p12(password)}
 
 
-def add_certificate(page: Page, world: ConsoleWorld, *, name: str, password: str) -> None:
+def add_certificate(
+    page: Page,
+    world: ConsoleWorld,
+    *,
+    name: str,
+    password: str,
+    kind: PushCertificateKind = PushCertificateKind.DEVELOPMENT,
+) -> None:
     page.get_by_role("button", name="Add certificate").click()
     dialog = page.get_by_role("dialog", name="Add certificate")
     dialog.get_by_label("Environment").select_option("development")
     dialog.get_by_label("Certificate name").fill(name)
-    dialog.get_by_label("File").set_input_files(p12_file(world))  # type: ignore[arg-type]
+    dialog.get_by_label("File").set_input_files(p12_file(world, kind=kind))  # type: ignore[arg-type]
     dialog.get_by_label("Certificate password").fill(password)
     dialog.get_by_role("button", name="Confirm").click()
 
@@ -90,8 +99,8 @@ def test_step_2_in_the_console_gives_the_id_the_app_registers_with_and_its_messa
         "of setAPNS)."
     )
     cells = [text.strip() for text in row.locator("td").all_inner_texts()]
-    assert cells[:4] == ["Chat dev", "p12", BUNDLE_ID, "development (sandbox)"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", cells[4])
+    assert cells[:5] == ["Chat dev", "p12", BUNDLE_ID, "development (sandbox)", "notifications"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", cells[5])
     assert row.get_by_role("button", name=f"Copy certificate ID {business_id}").is_visible()
     font_size = row.get_by_test_id("business-id").evaluate("node => getComputedStyle(node).fontSize")
     assert float(font_size.removesuffix("px")) >= 24
@@ -393,4 +402,67 @@ def test_a_p8_token_key_is_added_with_its_ids_and_never_expires(page: Page, worl
     row = page.locator("tr[data-business-id]").first
     expect(row).to_contain_text("Chat token")
     cells = [text.strip() for text in row.locator("td").all_inner_texts()]
-    assert cells[:5] == ["Chat token", "p8", BUNDLE_ID, "production", "never (token key)"]
+    assert cells[:6] == [
+        "Chat token",
+        "p8",
+        BUNDLE_ID,
+        "production",
+        "notifications, VoIP calls",
+        "never (token key)",
+    ]
+
+
+def test_the_push_kinds_of_certificates_and_devices_are_shown_for_voip_calls(
+    page: Page, world: ConsoleWorld
+) -> None:
+    # Given a universal certificate (its topics include <bundle>.voip) and a VoIP Services one, added in the
+    # console
+    sign_in(page, world)
+    open_app(page, 1400000006)
+    add_certificate(page, world, name="Chat universal", password=PASSWORD, kind=PushCertificateKind.UNIVERSAL)
+    expect(page.get_by_role("status")).to_have_text(
+        "Certificate 1 added. Compile certificate ID 1 into the app (the businessID of setAPNS and of setVOIP)."
+    )
+    add_certificate(page, world, name="Chat calls", password=PASSWORD, kind=PushCertificateKind.VOIP)
+    expect(page.get_by_role("status")).to_have_text(
+        "Certificate 2 added. Compile certificate ID 2 into the app (the businessID of setVOIP)."
+    )
+    expect(page.locator("tr[data-business-id]")).to_have_count(2)
+
+    # Then each row says which pushes its certificate serves
+    served = {
+        row.locator("td").first.inner_text().strip(): row.get_by_test_id("push-kinds").inner_text()
+        for row in page.locator("tr[data-business-id]").all()
+    }
+    assert served == {"Chat universal": "notifications, VoIP calls", "Chat calls": "VoIP calls"}
+
+    # And when a user registers both an APNs token and a PushKit token with the universal certificate
+    universal = int(
+        page.locator("tr[data-business-id]", has_text="Chat universal")
+        .get_by_test_id("business-id")
+        .inner_text()
+    )
+    world.admin(
+        "PUT", "/v1/apps/1400000006/settings", {"userAuth": {"algorithm": "HS256", "secret": USER_SECRET}}
+    )
+    apns_token, pushkit_token = os.urandom(32).hex(), os.urandom(32).hex()
+    world.set_apns("carol", universal, apns_token, sdk_app_id=1400000006)
+    world.set_apns("carol", universal, pushkit_token, sdk_app_id=1400000006, route="voip")
+
+    # Then the user's lookup lists the two devices with their kinds
+    page.get_by_label("User ID").fill("carol")
+    page.get_by_role("button", name="Look up").first.click()
+    rows = page.locator("#why-result tbody tr")
+    expect(rows).to_have_count(2)
+    kinds = {
+        row.locator("td").nth(0).inner_text(): row.locator("td").nth(1).inner_text() for row in rows.all()
+    }
+    assert kinds == {f"{apns_token[:8]}…(32B)": "notifications", f"{pushkit_token[:8]}…(32B)": "VoIP calls"}
+    screenshot(page, "22-push-kinds")
+
+    # And in Chinese
+    page.get_by_role("button", name="切换到中文").click()
+    expect(
+        page.locator("tr[data-business-id]", has_text="Chat universal").get_by_test_id("push-kinds")
+    ).to_have_text("通知、VoIP 通话")
+    page.get_by_role("button", name="Switch to English").click()

@@ -106,6 +106,17 @@ function envLabel(environment) {
   return environment ? t(`env.${environment}`) : "–";
 }
 
+// Which registration call takes the new certificate's ID: setAPNS for notifications, setVOIP for VoIP calls.
+function createdBodyKey(kinds) {
+  const served = kinds || ["alert"];
+  if (!served.includes("voip")) return "created.body";
+  return served.includes("alert") ? "created.bodyBoth" : "created.bodyVoip";
+}
+
+function kindsLabel(kinds) {
+  return kinds && kinds.length ? kinds.map((kind) => t(`kind.${kind}`)).join(t("kind.separator")) : "–";
+}
+
 function notify(text, kind = "info") {
   const notice = $("#notice");
   notice.textContent = text;
@@ -262,7 +273,7 @@ function renderCertificates() {
   }
   box.replaceChildren(el("table", { class: "table certs" },
     el("thead", {}, el("tr", {},
-      ["certs.id", "certs.name", "certs.type", "certs.bundleId", "certs.environment", "certs.expires",
+      ["certs.id", "certs.name", "certs.type", "certs.bundleId", "certs.environment", "certs.pushKinds", "certs.expires",
         "certs.created", "certs.updated", "certs.actions"].map((key) => el("th", { scope: "col" }, t(key))))),
     el("tbody", {}, certificates.map((cert) => el("tr", { "data-business-id": cert.businessId },
       el("th", { scope: "row", class: "cert-id" },
@@ -275,6 +286,7 @@ function renderCertificates() {
       el("td", {}, cert.type),
       el("td", { class: "mono nowrap" }, cert.bundleId),
       el("td", {}, envLabel(cert.environment)),
+      el("td", { "data-testid": "push-kinds" }, kindsLabel(cert.pushKinds)),
       expiryCell(cert.expiresAt),
       el("td", {}, el("time", { datetime: cert.createdAt }, formatDate(cert.createdAt))),
       el("td", {}, el("time", { datetime: cert.updatedAt }, formatDate(cert.updatedAt))),
@@ -404,7 +416,7 @@ async function submitCertificate(event) {
     $("#cert-dialog").close();
     notify(rotating
       ? t("rotated.title", { id: cert.businessId })
-      : `${t("created.title", { id: cert.businessId })} ${t("created.body", { id: cert.businessId })}`, "success");
+      : `${t("created.title", { id: cert.businessId })} ${t(createdBodyKey(cert.pushKinds), { id: cert.businessId })}`, "success");
     await loadCertificates(view.sdkAppId);
     const row = document.querySelector(`tr[data-business-id="${cert.businessId}"] button`);
     if (row) row.focus();
@@ -568,11 +580,12 @@ function renderUser(answer) {
   if (!answer.devices.length) parts.push(el("p", { class: "empty" }, t("why.noDevices")));
   else {
     parts.push(el("table", { class: "table" },
-      el("thead", {}, el("tr", {}, ["why.device", "why.deviceEnv", "why.certificate", "why.registeredAt"].map((key) => el("th", { scope: "col" }, t(key))))),
+      el("thead", {}, el("tr", {}, ["why.device", "why.deviceKind", "why.deviceEnv", "why.certificate", "why.registeredAt"].map((key) => el("th", { scope: "col" }, t(key))))),
       el("tbody", {}, answer.devices.map((device) => {
         const cert = device.certificate;
         const rows = [el("tr", {},
           el("td", { class: "mono" }, device.device),
+          el("td", {}, kindsLabel(device.pushKind ? [device.pushKind] : [])),
           el("td", {}, envLabel(device.environment)),
           el("td", {}, cert && !cert.unavailable
             ? `${device.businessId} · ${cert.name} · ${cert.bundleId} · ${envLabel(cert.environment)}`
@@ -583,7 +596,7 @@ function renderUser(answer) {
         if (cert && cert.environment && cert.environment !== device.environment) {
           problems.push(t("why.mismatch", { device: envLabel(device.environment), id: device.businessId, certificate: envLabel(cert.environment) }));
         }
-        if (problems.length) rows.push(el("tr", { class: "problem-row" }, el("td", { colspan: "4", class: "problem" }, problems.join(" "))));
+        if (problems.length) rows.push(el("tr", { class: "problem-row" }, el("td", { colspan: "5", class: "problem" }, problems.join(" "))));
         return rows;
       }).flat())));
   }
