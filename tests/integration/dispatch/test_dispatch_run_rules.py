@@ -1,0 +1,80 @@
+"""A run as a whole (README "Dispatch"): how long its claims hold, the time it keeps to record outcomes, and
+the one log line that sums it up."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from functions.dispatch.app import DispatchSettings, build_dispatcher
+from offline_push.apns import run_in_warm_loop
+from offline_push.logic.dispatch import Dispatcher, QueueRecord
+from tests.support.certificates import SDK_APP_ID
+from tests.support.dispatch import DispatchHarness
+from tests.support.jobs import MSG_KEY, ONE_TO_ONE
+from tests.support.logs import captured_logs
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+NOW = 1_795_000_000.0
+STAGES = {"parse", "registrations", "claims", "badges", "credentials", "send", "record"}
+
+
+@pytest.fixture
+def dispatcher(harness: DispatchHarness) -> Iterator[Dispatcher]:
+    built = build_dispatcher(DispatchSettings.from_environ(), clock=lambda: NOW)
+    yield built
+    run_in_warm_loop(built.apns.close())
+
+
+def test_a_runs_claim_holds_for_its_remaining_time_plus_the_margin_and_its_summary_is_logged(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given vinson's device and a one-to-one job
+    harness.upload_certificate()
+    harness.register("vinson")
+
+    # When a run with 20 seconds left processes it
+    with captured_logs(harness.app.logger.name) as logs:
+        report = dispatcher.dispatch(
+            [QueueRecord("message-1", json.dumps(ONE_TO_ONE))], remaining_seconds=20.0
+        )
+
+    # Then its unit is leased until now + 20 s + the 30 s margin, the push is delivered
+    unit = harness.dynamodb.get_item(
+        TableName=harness.aws.environment["DELIVERIES_TABLE"],
+        Key={"pk": {"S": f"i#{SDK_APP_ID}#{MSG_KEY}"}, "sk": {"S": "j#"}},
+        ConsistentRead=True,
+    )["Item"]
+    assert unit["lease"] == {"N": str(int(NOW) + 50)}
+    assert unit["run"] == {"S": report.run}
+    assert len(harness.received()) == 1
+    # And the run's log line counts its messages and outcomes, with the time of each stage
+    assert set(report.seconds) == STAGES
+    [line] = [json.loads(text) for text in logs.getvalue().splitlines() if '"push batch dispatched"' in text]
+    assert {key: line[key] for key in ("message", "run", "messages", "failedMessages", "outcomes")} == {
+        "message": "push batch dispatched",
+        "run": report.run,
+        "messages": 1,
+        "failedMessages": 0,
+        "outcomes": {"Delivered": 1},
+    }
+    assert set(line["seconds"]) == STAGES
+
+
+def test_a_run_with_less_time_left_than_its_reserve_sends_nothing_and_retries_everything(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given vinson's device and a run with 4 seconds left, under the 5 seconds kept to record outcomes
+    harness.upload_certificate()
+    harness.register("vinson")
+
+    # When the run processes a job
+    report = dispatcher.dispatch([QueueRecord("message-1", json.dumps(ONE_TO_ONE))], remaining_seconds=4.0)
+
+    # Then nothing reaches APNs, and the push is retried with the reason
+    assert harness.received() == []
+    assert report.summary() == {"RetryScheduled:DeadlineExceeded": 1}
+    assert report.failed_message_ids == []
