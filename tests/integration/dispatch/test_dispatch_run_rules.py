@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from functions.dispatch.app import DispatchSettings, build_dispatcher
 from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
+from offline_push.models.credential import ApnsEnvironment
+from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
-from tests.support.jobs import MSG_KEY, ONE_TO_ONE
+from tests.support.jobs import MSG_KEY, ONE_TO_ONE, job_dict
 from tests.support.logs import captured_logs
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -78,3 +82,40 @@ def test_a_run_with_less_time_left_than_its_reserve_sends_nothing_and_retries_ev
     assert harness.received() == []
     assert report.summary() == {"RetryScheduled:DeadlineExceeded": 1}
     assert report.failed_message_ids == []
+
+
+def fail_next(client: Any, operation: str) -> None:
+    """Make ``client``'s next ``operation`` fail as DynamoDB does when it is unavailable."""
+    service = client.meta.service_model.service_id.hyphenize()
+    event = f"provide-client-params.{service}.{operation}"
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        client.meta.events.unregister(event, unique_id="fail-next")
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, operation)
+
+    client.meta.events.register(event, hook, unique_id="fail-next")
+
+
+def test_a_run_whose_badge_increment_fails_sends_the_badge_it_read_plus_one_per_message(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given vinson with 4 unread messages, and a counter that cannot be written this time
+    harness.upload_certificate()
+    tokens = harness.register("vinson")
+    harness.store_devices(tokens, business_id=1, environment=ApnsEnvironment.DEVELOPMENT, badge=4)
+    [token] = tokens["vinson"]
+    fail_next(dispatcher.registrations.client, "UpdateItem")  # type: ignore[attr-defined]
+
+    # When two messages for him are in one run
+    dispatcher.dispatch(
+        [
+            QueueRecord("message-1", json.dumps(job_dict(ONE_TO_ONE, MsgKey="m-1"))),
+            QueueRecord("message-2", json.dumps(job_dict(ONE_TO_ONE, MsgKey="m-2"))),
+        ],
+        remaining_seconds=20.0,
+    )
+
+    # Then they are still delivered, showing 5 and 6 (the counter read, plus one per message), in order
+    shown = {n["apnsId"]: n["payload"]["aps"]["badge"] for n in harness.received(token)}
+    assert [shown[DeliveryKey(SDK_APP_ID, key, "vinson", token).apns_id] for key in ("m-1", "m-2")] == [5, 6]
+    assert harness.badge_of("vinson") == 4
