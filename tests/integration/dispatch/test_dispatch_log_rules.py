@@ -206,3 +206,29 @@ def test_a_completion_marker_written_on_its_third_try_is_not_reported(
         ConsistentRead=True,
     )
     assert "Item" in marker
+
+
+def test_unreadable_registrations_leave_the_apps_messages_on_the_queue_and_are_logged(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given vinson's device, and the registrations table failing the run's read
+    harness.upload_certificate()
+    harness.register("vinson")
+    fail(dispatcher.registrations.client, "BatchGetItem")  # type: ignore[attr-defined]
+
+    # When a run gets two jobs of the app
+    with captured_logs(harness.app.logger.name) as logs:
+        report = dispatcher.dispatch(
+            [
+                QueueRecord("good-1", json.dumps(job_dict(ONE_TO_ONE, MsgKey="m-1"))),
+                QueueRecord("good-2", json.dumps(job_dict(ONE_TO_ONE, MsgKey="m-2"))),
+            ],
+            remaining_seconds=20.0,
+        )
+
+    # Then nothing is sent, both messages stay on the queue, and the log says whose registrations failed
+    assert lines(logs, "registrations unreadable") == [
+        {"message": "registrations unreadable", "sdkAppId": SDK_APP_ID}
+    ]
+    assert report.failed_message_ids == ["good-1", "good-2"]
+    assert harness.received() == []
