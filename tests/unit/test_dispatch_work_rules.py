@@ -43,11 +43,19 @@ def test_the_dispatchers_knobs_default_to_the_documented_values() -> None:
     }
 
 
-def test_a_policy_and_a_queue_record_cannot_change_during_a_run() -> None:
+def test_a_policy_the_parts_and_a_queue_record_cannot_change_during_a_run() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         DispatchPolicy().chunk_size = 1  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         QueueRecord("m", "{}").body = "[]"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _run().parts.policy = DispatchPolicy()  # type: ignore[misc]
+
+
+def test_the_parts_of_a_dispatcher_are_named_never_positional() -> None:
+    # Six stores of similar shape: passing them by position would let two be swapped unnoticed
+    with pytest.raises(TypeError):
+        Parts(*([cast(Any, None)] * 6))  # type: ignore[call-arg]
 
 
 def test_a_report_counts_per_outcome_and_reason_and_ignores_zero_counts() -> None:
