@@ -43,11 +43,14 @@ def test_the_dispatchers_knobs_default_to_the_documented_values() -> None:
     }
 
 
-def test_a_policy_the_parts_and_a_queue_record_cannot_change_during_a_run() -> None:
+def test_a_policy_and_a_queue_record_cannot_change_during_a_run() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         DispatchPolicy().chunk_size = 1  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         QueueRecord("m", "{}").body = "[]"  # type: ignore[misc]
+
+
+def test_a_dispatchers_parts_cannot_change_during_a_run() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         _run().parts.policy = DispatchPolicy()  # type: ignore[misc]
 
