@@ -228,10 +228,12 @@ def run_target(
     found = mutants(source, target.name)[:limit]
     previous: dict[str, str] = {}
     spent_before = 0.0
+    interrupted = False
     if reuse and _results_file(target).exists():
         last = json.loads(_results_file(target).read_text())
         previous = last.get("outcomes", {})
         spent_before = float(last.get("seconds") or 0.0)
+        interrupted = bool(last.get("partial"))
     kept = ("killed", "timeout") if reuse == "killed" else ("killed", "timeout", "survived", "uncovered")
     started = time.monotonic()
     print(f"== {target.name}: {len(found)} mutants, tests: {' '.join(target.tests)}", flush=True)
@@ -299,9 +301,11 @@ def run_target(
             )
     result = summarise(target, found, outcomes, marked)
     result["outcomes"] = outcomes
-    # The time a whole run of the module takes: a run of the survivors alone adds nothing to it.
+    # The time a whole run of the module takes: a run of the survivors alone adds nothing to it, unless it
+    # finishes an interrupted run.
     elapsed = time.monotonic() - started
-    result["seconds"] = round(spent_before + (elapsed if reuse != "killed" else 0.0), 1) or round(elapsed, 1)
+    counted = elapsed if reuse != "killed" or interrupted else 0.0
+    result["seconds"] = round(spent_before + counted, 1) or round(elapsed, 1)
     result["baselineSeconds"] = round(base_seconds, 1)
     _save(target, result)
     return result
