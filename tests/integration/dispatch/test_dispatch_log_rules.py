@@ -232,3 +232,25 @@ def test_unreadable_registrations_leave_the_apps_messages_on_the_queue_and_are_l
     ]
     assert report.failed_message_ids == ["good-1", "good-2"]
     assert harness.received() == []
+
+
+def test_failures_that_could_not_be_recorded_are_counted_in_the_log(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given two tokens APNs refuses (production builds), and DynamoDB failing the write of their records
+    harness.upload_certificate()
+    harness.register(["vinson", "mum"], apple_environment=ApnsEnvironment.PRODUCTION)
+    fail(dispatcher.deliveries.client, "BatchWriteItem", when=writes_sort_key("d#"))  # type: ignore[attr-defined]
+
+    # When a message to both is dispatched
+    with captured_logs(harness.app.logger.name) as logs:
+        report = dispatcher.dispatch(
+            [QueueRecord("good-1", json.dumps(job_dict(GROUP, To_Account=["vinson", "mum"])))],
+            remaining_seconds=20.0,
+        )
+
+    # Then the log counts the two outcomes not recorded, with the run
+    assert lines(logs, "outcomes not recorded") == [
+        {"message": "outcomes not recorded", "run": report.run, "count": 2}
+    ]
+    assert report.summary() == {"NotDelivered:BadDeviceToken": 2}
