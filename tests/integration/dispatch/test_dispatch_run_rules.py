@@ -119,3 +119,46 @@ def test_a_run_whose_badge_increment_fails_sends_the_badge_it_read_plus_one_per_
     shown = {n["apnsId"]: n["payload"]["aps"]["badge"] for n in harness.received(token)}
     assert [shown[DeliveryKey(SDK_APP_ID, key, "vinson", token).apns_id] for key in ("m-1", "m-2")] == [5, 6]
     assert harness.badge_of("vinson") == 4
+
+
+def test_a_job_twice_in_one_batch_is_sent_once_and_counted_as_a_duplicate(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given vinson's device, and SQS delivering the same job twice in one batch
+    harness.upload_certificate()
+    [token] = harness.register("vinson")["vinson"]
+    body = json.dumps(ONE_TO_ONE)
+
+    # When the run processes both copies
+    report = dispatcher.dispatch(
+        [QueueRecord("copy-1", body), QueueRecord("copy-2", body)], remaining_seconds=20.0
+    )
+
+    # Then one push is sent, the other copy counted as a duplicate
+    assert len(harness.received(token)) == 1
+    assert report.summary() == {"Delivered": 1, "Duplicate": 1}
+
+
+def test_a_message_that_gives_no_notification_reads_no_registration(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given a job that asks for no push (PushFlag 1), to a receiver with a device
+    harness.upload_certificate()
+    harness.register("vinson")
+    reads: list[str] = []
+    client = dispatcher.registrations.client  # type: ignore[attr-defined]
+    client.meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem",
+        lambda params, **_: reads.append("read"),
+        unique_id="reads",
+    )
+
+    # When it is dispatched
+    report = dispatcher.dispatch(
+        [QueueRecord("quiet-1", json.dumps(job_dict(ONE_TO_ONE, OfflinePushInfo={"PushFlag": 1})))],
+        remaining_seconds=20.0,
+    )
+
+    # Then no registration is read (nothing would be sent), and the message is counted as no push
+    assert reads == []
+    assert report.summary() == {"NoPush:PushDisabled": 1}
