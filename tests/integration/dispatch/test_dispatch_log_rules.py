@@ -254,3 +254,23 @@ def test_failures_that_could_not_be_recorded_are_counted_in_the_log(
         {"message": "outcomes not recorded", "run": report.run, "count": 2}
     ]
     assert report.summary() == {"NotDelivered:BadDeviceToken": 2}
+
+
+def test_a_job_of_exactly_the_chunk_size_is_not_split(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given two receivers with devices, and chunks of 2
+    harness.upload_certificate()
+    harness.register(["vinson", "mum"])
+
+    # When a group job to both is dispatched
+    with captured_logs(harness.app.logger.name) as logs:
+        report = dispatcher.dispatch(
+            [QueueRecord("good-1", json.dumps(job_dict(GROUP, To_Account=["vinson", "mum"])))],
+            remaining_seconds=20.0,
+        )
+
+    # Then this run sends both, and queues no chunk
+    assert report.summary() == {"Delivered": 2}
+    assert lines(logs, "large job split") == []
+    assert harness.queued_bodies() == []
