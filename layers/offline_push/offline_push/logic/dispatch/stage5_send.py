@@ -13,10 +13,9 @@ import asyncio
 from offline_push.apns import ApnsReason, DeliveryOutcome, Retryable, run_in_warm_loop
 from offline_push.errors import CertificateNotFound, CredentialUnusable, OfflinePushError, StorageError
 from offline_push.logic.dispatch.work import Item, Run, outcome_update
-from offline_push.logic.formatter import NoPush
 from offline_push.models.credential import ApnsCredential
 from offline_push.models.delivery import DeliveryState, DispatchReason
-from offline_push.models.notification import ApnsRequest
+from offline_push.models.notification import ApnsRequest, Notification
 
 
 def prepare_requests(run: Run, owned: list[Item]) -> None:
@@ -63,11 +62,9 @@ def prepare_requests(run: Run, owned: list[Item]) -> None:
             prepared = item.work.prepared
             assert prepared is not None  # works without one have no items
             notification = prepared.notification(delivery.badge)
-            if isinstance(notification, NoPush):  # the job-level check catches these first
-                item.final = outcome_update(
-                    run, item, DeliveryState.FAILED, notification.reason.value, cause=notification.message
-                )
-                continue
+            # A job without a notification has no items (stage 1), and the badge never makes one too large:
+            # the formatter keeps room for its digits.
+            assert isinstance(notification, Notification)
             item.request = ApnsRequest(delivery.key.token, loaded.topic, notification, delivery.key.apns_id)
 
 
