@@ -89,3 +89,12 @@ def test_a_job_item_without_receivers_served_everyone() -> None:
 
     assert work.receivers == []
     assert run.report.summary() == {"Duplicate": 2}
+
+
+def test_a_chunk_of_two_too_large_for_sqs_is_split_into_two_tasks() -> None:
+    # Given two receivers whose ids together exceed an SQS message (each fits alone)
+    receivers = [letter * 130_000 for letter in "ab"]
+
+    bodies = _chunk_bodies(GROUP, receivers, 2, None)
+
+    assert [_receivers(body) for body in bodies] == [["a"], ["b"]]
