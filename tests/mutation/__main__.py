@@ -18,12 +18,13 @@ import sys
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.mutation.operators import Mutant, mutants, mutated_tree
-from tests.mutation.runner import ROOT, baseline, run_mutant, warm_up
+from tests.mutation.runner import ROOT, Baseline, baselines, run_mutant, warm_up
 
 PACKAGE = ROOT / "layers" / "offline_push" / "offline_push"
 HERE = Path(__file__).resolve().parent
@@ -206,23 +207,40 @@ def _results_file(target: Target) -> Path:
     return RESULTS / (target.name.replace("/", ".") + ".json")
 
 
+# Unmutated runs, per set of tests: the modules of one run that share their tests share one baseline.
+_BASELINES: dict[tuple[str, ...], dict[str, Baseline]] = {}
+
+
 def run_target(
-    target: Target, marked: dict[str, str], limit: int | None, verbose: bool, reuse: str | None
+    target: Target,
+    marked: dict[str, str],
+    limit: int | None,
+    verbose: bool,
+    reuse: str | None,
+    *,
+    sharing: Sequence[Target] = (),
 ) -> dict[str, object]:
     """Run every mutant of one module; ``reuse`` "killed" keeps the last run's kills (runs the survivors
-    again), "all" keeps every outcome of the last (perhaps interrupted) run and runs the rest."""
+    again), "all" keeps every outcome of the last (perhaps interrupted) run and runs the rest. ``sharing``:
+    the modules of this run with the same tests, whose coverage the first of them records in the same
+    unmutated run (its time is counted in that module's time)."""
     source = target.path.read_text()
     found = mutants(source, target.name)[:limit]
     previous: dict[str, str] = {}
     spent_before = 0.0
+    interrupted = False
     if reuse and _results_file(target).exists():
         last = json.loads(_results_file(target).read_text())
         previous = last.get("outcomes", {})
         spent_before = float(last.get("seconds") or 0.0)
+        interrupted = bool(last.get("partial"))
     kept = ("killed", "timeout") if reuse == "killed" else ("killed", "timeout", "survived", "uncovered")
     started = time.monotonic()
     print(f"== {target.name}: {len(found)} mutants, tests: {' '.join(target.tests)}", flush=True)
-    base = baseline(target.module, target.path, target.tests, timeout=1800)
+    if target.module not in _BASELINES.get(target.tests, {}):
+        group = {t.module: t.path for t in (target, *sharing) if t.tests == target.tests}
+        _BASELINES[target.tests] = baselines(group, target.tests, timeout=1800)
+    base = _BASELINES[target.tests][target.module]
     if not base.passed:
         print(f"   baseline failed: {base.output}", flush=True)
         return {"module": target.name, "error": base.output}
@@ -283,9 +301,11 @@ def run_target(
             )
     result = summarise(target, found, outcomes, marked)
     result["outcomes"] = outcomes
-    # The time a whole run of the module takes: a run of the survivors alone adds nothing to it.
+    # The time a whole run of the module takes: a run of the survivors alone adds nothing to it, unless it
+    # finishes an interrupted run.
     elapsed = time.monotonic() - started
-    result["seconds"] = round(spent_before + (elapsed if reuse != "killed" else 0.0), 1) or round(elapsed, 1)
+    counted = elapsed if reuse != "killed" or interrupted else 0.0
+    result["seconds"] = round(spent_before + counted, 1) or round(elapsed, 1)
     result["baselineSeconds"] = round(base_seconds, 1)
     _save(target, result)
     return result
@@ -418,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.limit,
                 args.verbose,
                 "killed" if args.survivors else "all" if args.resume else None,
+                sharing=chosen,
             )
         )
         result = results[-1]

@@ -234,32 +234,33 @@ class _Select:
 
 
 class _Coverage:
-    """Records, per test, which lines of one file ran (sys.monitoring LINE events, each location once)."""
+    """Records, per test, which lines of some files ran (sys.monitoring LINE events, each location once)."""
 
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
+    def __init__(self, filenames: Sequence[str]) -> None:
         self.current: str | None = None
         self.durations: dict[str, float] = {}
-        self.lines: dict[str, set[int]] = {}
-        self.import_lines: set[int] = set()
+        self.lines: dict[str, dict[str, set[int]]] = {name: {} for name in filenames}
+        self.import_lines: dict[str, set[int]] = {name: set() for name in filenames}
         monitoring = sys.monitoring
         monitoring.use_tool_id(_TOOL_ID, "mutation")
         monitoring.register_callback(_TOOL_ID, monitoring.events.LINE, self._line)
         monitoring.set_events(_TOOL_ID, monitoring.events.LINE)
 
     def _line(self, code: Any, line: int) -> Any:
-        if code.co_filename != self.filename:
+        per_test = self.lines.get(code.co_filename)
+        if per_test is None:
             return sys.monitoring.DISABLE
         if self.current is None:
-            self.import_lines.add(line)
+            self.import_lines[code.co_filename].add(line)
         else:
-            self.lines[self.current].add(line)
+            per_test.setdefault(self.current, set()).add(line)
         return sys.monitoring.DISABLE
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
         self.current = item.nodeid
-        self.lines[item.nodeid] = set()
+        for per_test in self.lines.values():
+            per_test[item.nodeid] = set()
         sys.monitoring.restart_events()
         started = time.perf_counter()
         try:
@@ -309,20 +310,32 @@ def _in_child(work: Callable[[], int], timeout: float) -> tuple[int | None, bool
 
 def baseline(module: str, path: Path, tests: Sequence[str], timeout: float) -> Baseline:
     """Run the module's tests unmutated (in a child), recording coverage and durations."""
-    _stale(module)  # worked out in the parent, inherited by the children
+    return baselines({module: path}, tests, timeout)[module]
+
+
+def baselines(modules: Mapping[str, Path], tests: Sequence[str], timeout: float) -> dict[str, Baseline]:
+    """One unmutated run of ``tests`` recording the coverage of several modules: modules that share their
+    tests share this run (a run of the dispatch integration tests costs minutes)."""
+    for module in modules:
+        _stale(module)  # worked out in the parent, inherited by the children
+    files = {module: str(path) for module, path in modules.items()}
     with tempfile.NamedTemporaryFile("r", suffix=".json") as report:
 
         def work() -> int:
             _hypothesis_profile()
-            forget_dependents(module)
-            coverage = _Coverage(str(path))
+            for module in modules:
+                forget_dependents(module)
+            coverage = _Coverage(list(files.values()))
             code = pytest.main(_pytest_args(tests), plugins=[coverage])
             Path(report.name).write_text(
                 json.dumps(
                     {
                         "durations": coverage.durations,
-                        "lines": {k: sorted(v) for k, v in coverage.lines.items()},
-                        "imports": sorted(coverage.import_lines),
+                        "lines": {
+                            file: {k: sorted(v) for k, v in per_test.items()}
+                            for file, per_test in coverage.lines.items()
+                        },
+                        "imports": {file: sorted(lines) for file, lines in coverage.import_lines.items()},
                     }
                 )
             )
@@ -330,14 +343,18 @@ def baseline(module: str, path: Path, tests: Sequence[str], timeout: float) -> B
 
         code, _ = _in_child(work, timeout)
         if code != 0:
-            return Baseline(passed=False, output=f"pytest exited with {code} on the unmutated module")
+            failed = Baseline(passed=False, output=f"pytest exited with {code} on the unmutated modules")
+            return dict.fromkeys(modules, failed)
         data = json.loads(Path(report.name).read_text())
-    return Baseline(
-        passed=True,
-        durations=data["durations"],
-        lines={k: set(v) for k, v in data["lines"].items()},
-        import_lines=set(data["imports"]),
-    )
+    return {
+        module: Baseline(
+            passed=True,
+            durations=data["durations"],
+            lines={k: set(v) for k, v in data["lines"][file].items()},
+            import_lines=set(data["imports"][file]),
+        )
+        for module, file in files.items()
+    }
 
 
 def run_mutant(

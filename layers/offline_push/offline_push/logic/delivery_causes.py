@@ -34,7 +34,7 @@ def prune_cause(
     if reason == ApnsReason.BAD_DEVICE_TOKEN:
         cause = (
             f"APNs refused the token for the {environment} environment of certificate {business_id} "
-            f"({topic}): it comes from {_APP_ENVIRONMENTS.get(_other(environment), 'another environment')}, "
+            f"({topic}): it comes from {_APP_ENVIRONMENTS[_other(environment)]}, "
             f"whose tokens need a {_other(environment)} certificate (the app's environment and the "
             "certificate's must match), or it is not a device token at all"
         )
