@@ -421,7 +421,8 @@ def test_the_push_kinds_of_certificates_and_devices_are_shown_for_voip_calls(
     open_app(page, 1400000006)
     add_certificate(page, world, name="Chat universal", password=PASSWORD, kind=PushCertificateKind.UNIVERSAL)
     expect(page.get_by_role("status")).to_have_text(
-        "Certificate 1 added. Compile certificate ID 1 into the app (the businessID of setAPNS and of setVOIP)."
+        "Certificate 1 added. Compile certificate ID 1 into the app "
+        "(the businessID of setAPNS and of setVOIP)."
     )
     add_certificate(page, world, name="Chat calls", password=PASSWORD, kind=PushCertificateKind.VOIP)
     expect(page.get_by_role("status")).to_have_text(
