@@ -144,3 +144,25 @@ def test_an_app_without_a_key_is_not_asked_of_secrets_manager(
     # Then there is none, and only the settings were read
     assert directory.verification_key(APP) is None
     assert calls == Counter({"GetItem": 1})
+
+
+def test_an_admin_reads_settings_consistently_and_the_hot_path_reads_them_eventually_consistent(
+    stores: tuple[AppSettingsStore, UserAuthKeyStore],
+) -> None:
+    # Given an app just configured, and the GetItem requests the stores send
+    configure(stores, None)
+    sent: list[dict[str, Any]] = []
+    stores[0].client.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem", lambda params, **_: sent.append(dict(params))
+    )
+
+    # When an admin reads its settings, then a function's directory does
+    described = AppAdministration(*stores).describe(APP)
+    AppDirectory(*stores, monotonic=Clock()).settings(APP)
+
+    # Then the admin sees what was just written (a strongly consistent read), and the hot path pays half
+    assert (described.kick_policy, described.placeholder_language) == (
+        KickPolicy.MULTI,
+        PlaceholderLanguage.EN,
+    )
+    assert [request["ConsistentRead"] for request in sent] == [True, False]
