@@ -69,3 +69,13 @@ def test_a_whole_flag_after_a_zero_width_joiner_sequence_stays_when_the_cut_fall
 
     # Then only the split flag is dropped: the joined sequence before it is whole and stays
     assert cut_body(content) == body_payload("a" * 3992 + MAN + ZWJ + MAN + "…")
+
+
+def test_a_run_of_flags_from_the_start_of_the_text_is_counted_from_there_not_from_the_texts_end() -> None:
+    # Given a message of 600 flags from its first character, then a letter and a lone indicator at its
+    # very end: the cut falls after 1001 indicators, between the halves of a flag
+    content = (REGIONAL_C + REGIONAL_N) * 600 + "z" + REGIONAL_C
+
+    # Then the count of the run stops at the start of the text (the indicator at its end is no part of
+    # it): the 1001st indicator is half a flag and is dropped
+    assert cut_body(content) == body_payload((REGIONAL_C + REGIONAL_N) * 500 + "…")
