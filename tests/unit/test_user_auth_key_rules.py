@@ -7,7 +7,9 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import ValidationError
 
+from offline_push.api.apps import AppSettingsRequest
 from offline_push.errors import InvalidRequest
 from offline_push.logic.apps import CheckedKey, check_user_auth_key, verification_key
 from offline_push.models.app import UserAuthAlgorithm, UserAuthKey, VerificationKey
@@ -98,3 +100,20 @@ def test_a_verification_key_carries_the_app_the_algorithm_and_the_secrets_bytes(
     # When it is made ready to verify tokens
     # Then it names the app and the algorithm, and holds the secret's bytes
     assert verification_key(1400000001, stored) == VerificationKey(1400000001, HS256, b"s" * 32)
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_a_public_key_algorithm_sent_with_both_a_public_key_and_a_secret_is_refused(algorithm: str) -> None:
+    # Given settings for a public-key algorithm that carry a secret as well as the public key
+    body = {
+        "userAuth": {"algorithm": algorithm, "publicKey": ec_key().user_auth["publicKey"], "secret": "s" * 32}
+    }
+
+    # When they are read
+    with pytest.raises(ValidationError) as caught:
+        AppSettingsRequest.model_validate(body)
+
+    # Then they are refused: a public-key app holds no secret
+    assert [(error["loc"], error["msg"]) for error in caught.value.errors()] == [
+        (("userAuth",), f"Value error, {algorithm} takes a publicKey in PEM (and no secret)")
+    ]
