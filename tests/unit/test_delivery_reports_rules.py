@@ -136,7 +136,13 @@ def test_removed_devices_are_listed_newest_first_once_each_unless_registered_aga
     listed = removed_devices(recent, registrations)
 
     # Then each removed device once, with its newest removal (the time APNs answered, else the claim's)
-    entry = {"businessId": 2, "environment": "development", "reason": "BadDeviceToken", "status": 400}
+    entry = {
+        "businessId": 2,
+        "environment": "development",
+        "pushKind": "alert",
+        "reason": "BadDeviceToken",
+        "status": 400,
+    }
     assert listed == [
         {
             "device": "3fe4a626…(32B)",
