@@ -155,3 +155,26 @@ def test_a_large_job_whose_job_item_cannot_be_claimed_is_left_whole_and_sends_no
 
     # Then it stays on the queue, whole: no chunk task, no notification
     assert (batch.failed, chunk_tasks(harness), harness.received()) == ([message_id], [], [])
+
+
+def test_a_job_whose_job_item_cannot_be_claimed_does_not_stop_the_next_job_splitting(
+    harness: DispatchHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given units of 2, two jobs of five receivers, and the first claim of a job item failing
+    monkeypatch.setenv("DISPATCH_CHUNK_SIZE", "2")
+    harness.upload_certificate()
+    harness.register(FIVE)
+    first_id, _ = harness.enqueue(quiet_group(FIVE, "large-1"), quiet_group(FIVE, "large-2"))
+    messages = sorted(harness.receive(), key=lambda message: message["MessageId"] != first_id)
+    fail_once(
+        harness.app.dispatcher().deliveries.client,
+        "PutItem",
+        lambda params: params["Item"]["sk"]["S"] == "j#",
+    )
+
+    # When both jobs are processed in one batch
+    batch = harness.invoke(messages)
+
+    # Then the first stays on the queue, whole, and the second kept its first unit and queued the rest
+    assert batch.failed == [first_id]
+    assert chunk_tasks(harness) == [("large-2", ["c", "d"]), ("large-2", ["e"])]
