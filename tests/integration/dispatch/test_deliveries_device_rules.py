@@ -53,6 +53,7 @@ def test_each_device_shows_its_certificate_read_once_and_eventually_consistent(
     by_business_id = {device["businessId"]: device for device in view["devices"]}
     assert by_business_id[2] == {
         "device": "cdcdcdcd…(32B)",
+        "pushKind": "alert",
         "businessId": 2,
         "environment": "production",
         "pushKind": "alert",
