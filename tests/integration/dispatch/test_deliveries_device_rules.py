@@ -56,7 +56,6 @@ def test_each_device_shows_its_certificate_read_once_and_eventually_consistent(
         "pushKind": "alert",
         "businessId": 2,
         "environment": "production",
-        "pushKind": "alert",
         "registeredAt": "2026-09-21T14:13:20.000Z",
         "certificate": None,
         "problem": "certificate 2 does not exist: nothing can be pushed to this device",
