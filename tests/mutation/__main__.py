@@ -183,7 +183,9 @@ def select(
     """The tests that ran the mutant's lines, fastest first.
 
     A mutant of a line run at import counts the tests that ran the lines using what the line defines and
-    the tests in files that name it, or every test when that is not known.
+    the tests in files that name it, or every test when that is not known. A mutant whose own lines no
+    test ran (a line the interpreter does not report, such as a dict display's constant key) counts the
+    tests that ran its statement.
     """
     span = set(range(mutant.line, mutant.end_line + 1))
     if span & import_lines or any(start <= mutant.line <= end for start, end, _, _ in import_uses):
@@ -200,6 +202,10 @@ def select(
             chosen = sorted(reading | set(_mentioning(names, list(durations))))
     else:
         chosen = [test for test, lines in base_lines.items() if lines & span]
+        if not chosen and mutant.statement != (0, 0):
+            first, last = mutant.statement
+            statement = set(range(first, last + 1))
+            chosen = [test for test, lines in base_lines.items() if lines & statement]
     return sorted(chosen, key=lambda test: durations.get(test, 0.0))
 
 

@@ -58,6 +58,10 @@ class Mutant:
     scope: str
     before: str
     after: str
+    # The lines of the statement holding the change (a compound statement's header only): a part of an
+    # expression may start a line the interpreter never reports running (a constant key of a dict display
+    # spread over lines), so the tests that ran its statement are the ones to run.
+    statement: tuple[int, int] = (0, 0)
 
     def describe(self) -> str:
         return f"line {self.line} in {self.scope}: {self.kind}: {self.before}  ->  {self.after}"
@@ -255,6 +259,7 @@ def mutants(source: str, module: str) -> list[Mutant]:
     lines = source.splitlines()
     found: list[Mutant] = []
     seen: dict[tuple[str, str, str, str], int] = {}
+    statements = _statement_spans(tree)
     for index, (node, parent, field, _position, scope) in enumerate(_walk(tree, lines)):
         for kind, apply in _mutations(node, parent, field):
             before = _snippet(node)
@@ -277,9 +282,24 @@ def mutants(source: str, module: str) -> list[Mutant]:
                     scope=scope,
                     before=before,
                     after=after,
+                    statement=statements.get(id(node), (0, 0)),
                 )
             )
     return found
+
+
+def _statement_spans(tree: ast.Module) -> dict[int, tuple[int, int]]:
+    """For every node (by id), the lines of the innermost statement holding it; a compound statement's
+    (``if``, ``for``, ``def``...) are its header's, up to the line before its body."""
+    spans: dict[int, tuple[int, int]] = {}
+    for statement in ast.walk(tree):  # breadth first: an inner statement overwrites its outer one's span
+        if not isinstance(statement, ast.stmt):
+            continue
+        body: list[ast.stmt] = getattr(statement, "body", [])
+        end = max(statement.lineno, body[0].lineno - 1) if body else _end_line(statement)
+        for node in ast.walk(statement):
+            spans[id(node)] = (statement.lineno, end)
+    return spans
 
 
 def _end_line(node: ast.AST) -> int:

@@ -69,3 +69,21 @@ def test_a_mutated_tree_compiles_and_behaves_as_the_change_says() -> None:
     assert run(ast.parse(SOURCE), 3) is True
     assert run(mutated_tree(SOURCE, boundary), 3) is False
     assert run(mutated_tree(SOURCE, boundary), 2) is True
+
+
+def test_a_mutant_knows_its_statements_lines_and_a_compound_statement_only_its_header() -> None:
+    # Given a dict display spread over lines (its constant keys are on lines the interpreter may not report)
+    source = """def diagnosis(x: int) -> dict[str, int]:
+    if x > 0:
+        return {
+            "a": x,
+            "b": 2,
+        }
+    return {}
+"""
+
+    found = {(m.kind, m.before): m for m in mutants(source, "sample.py")}
+
+    # Then a key's mutant holds the return statement's lines, the condition's only the `if` line
+    assert (found[("constant", "'b'")].line, found[("constant", "'b'")].statement) == (5, (3, 6))
+    assert found[("compare Gt->GtE", "x > 0")].statement == (2, 2)
