@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -290,7 +289,7 @@ def finish(run: Run, works: list[Work], owned: list[Item]) -> None:
             deliveries.complete_run(run.id, run.now_ms())
             return
         except StorageError:
-            time.sleep(0.1 * 2**attempt)
+            run.parts.sleep(0.1 * 2**attempt)
     # Not failing the batch: the messages coming back would resend what this run delivered.
     logger.error(
         "run completion not recorded: its deliveries show as interrupted and would be sent again if "

@@ -88,6 +88,7 @@ class Parts:
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
     clock: Callable[[], float] = field(default=time.time)
     rng: random.Random = field(default_factory=random.Random)  # retry jitter, not secrecy
+    sleep: Callable[[float], None] = field(default=time.sleep)  # back-off between tries of a write
 
 
 @dataclass
