@@ -1,6 +1,6 @@
 """The end of a run (README "Dispatch", stage 6): every message of the batch that has something to tell gets
 its summary, whatever the messages before it; the completion marker is written again after a failure, 0.1 s
-later, then 0.2 s later (doubling)."""
+later, then 0.2 s later (doubling), and the run does not wait after its third and last try."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import pytest
 from functions.dispatch.app import DispatchSettings, build_dispatcher
 from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
-from tests.integration.dispatch.test_dispatch_log_rules import fail
+from tests.integration.dispatch.test_dispatch_log_rules import NOT_COMPLETED, fail, lines
 from tests.support.certificates import SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
 from tests.support.jobs import ONE_TO_ONE, job_dict
+from tests.support.logs import captured_logs
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -92,3 +93,25 @@ def test_the_completion_marker_is_tried_again_after_a_doubling_pause(
         ConsistentRead=True,
     )
     assert marker["Item"]["at"] == {"N": "1795000000000"}
+
+
+def test_a_completion_marker_that_cannot_be_written_is_logged_after_three_tries_without_a_last_pause(
+    harness: DispatchHarness, dispatcher: Dispatcher
+) -> None:
+    # Given DynamoDB failing every write of the run's completion marker, and the pauses recorded
+    harness.upload_certificate()
+    harness.register("vinson")
+    pauses: list[float] = []
+    recording = dataclasses.replace(dispatcher, sleep=pauses.append)
+    deliveries = recording.deliveries.client  # type: ignore[attr-defined]
+    fail(deliveries, "PutItem", times=3, when=is_run_marker)
+
+    # When a message is dispatched
+    with captured_logs(harness.app.logger.name) as logs:
+        report = recording.dispatch([QueueRecord("m-1", json.dumps(ONE_TO_ONE))], remaining_seconds=20.0)
+
+    # Then it tried three times, pausing 0.1 s and 0.2 s between tries and not after the last; the run says
+    # so, and the message is not failed (coming back, it would resend what was delivered)
+    assert pauses == [0.1, 0.2]
+    assert [line["deliveries"] for line in lines(logs, NOT_COMPLETED)] == [1]
+    assert (report.failed_message_ids, len(harness.received())) == ([], 1)
