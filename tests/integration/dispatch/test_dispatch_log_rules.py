@@ -249,11 +249,11 @@ def test_failures_that_could_not_be_recorded_are_counted_in_the_log(
             remaining_seconds=20.0,
         )
 
-    # Then the log counts the two outcomes not recorded, with the run
+    # Then the log and the run's metrics count the two outcomes not recorded, with the run
     assert lines(logs, "outcomes not recorded") == [
         {"message": "outcomes not recorded", "run": report.run, "count": 2}
     ]
-    assert report.summary() == {"NotDelivered:BadDeviceToken": 2}
+    assert report.summary() == {"NotDelivered:BadDeviceToken": 2, "OutcomeNotRecorded": 2}
 
 
 def test_a_job_of_exactly_the_chunk_size_is_not_split(

@@ -75,8 +75,8 @@ def test_final_answers_to_retries_that_could_not_be_recorded_are_counted_and_lef
     with captured_logs(harness.app.logger.name) as logs:
         report = dispatcher.dispatch([QueueRecord("m-2", task["Body"])], remaining_seconds=20.0)
 
-    # Then the log counts the two outcomes not recorded, with the run
-    assert report.summary() == {"NotDelivered:PayloadTooLarge": 2}
+    # Then the log and the run's metrics count the two outcomes not recorded, with the run
+    assert report.summary() == {"NotDelivered:PayloadTooLarge": 2, "OutcomeNotRecorded": 2}
     assert lines(logs, NOT_RECORDED) == [{"message": NOT_RECORDED, "run": report.run, "count": 2}]
 
 
@@ -98,7 +98,7 @@ def test_retries_of_a_unit_that_could_not_be_recorded_are_counted(
         )
 
     # Then their retry task is queued, and the log counts the two outcomes not recorded, with the run
-    assert report.summary() == {"RetryScheduled:ServiceUnavailable": 2}
+    assert report.summary() == {"OutcomeNotRecorded": 2, "RetryScheduled:ServiceUnavailable": 2}
     assert [task["Job"]["To_Account"] for task in harness.queued_bodies()] == [["vinson", "mum"]]
     assert lines(logs, NOT_RECORDED) == [{"message": NOT_RECORDED, "run": report.run, "count": 2}]
     # And no orphan is marked: the task holds them

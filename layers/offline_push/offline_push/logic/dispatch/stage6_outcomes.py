@@ -109,6 +109,8 @@ def _record(run: Run, updates: list[OutcomeUpdate]) -> None:
         unwritten += deliveries.put_unit_retries(unit_retries).count(False)
         _mark_orphans(run, unit_retries)
     if unwritten:
+        # A metric to alarm on: such a notification reads as its run's others do in the deliveries API.
+        run.report.count("OutcomeNotRecorded", "", unwritten)
         logger.error("outcomes not recorded", extra={"run": run.id, "count": unwritten})
 
 
