@@ -354,7 +354,8 @@ class DeliveryStore:
             condition = "#run = :gen AND #state IN (:pending, :retrying)"
             values[":gen"] = _s(takeover.retry_of)
         elif takeover.seen_run is not None:
-            condition = "#run = :seen AND #state IN (:pending, :retrying) AND #lease < :nowSeconds"
+            # A lease ending this second is over, as stage 3 and the deliveries API read it.
+            condition = "#run = :seen AND #state IN (:pending, :retrying) AND #lease <= :nowSeconds"
             values[":seen"] = _s(takeover.seen_run)
             values[":nowSeconds"] = _n(takeover.now_ms // 1000)
         else:
@@ -422,7 +423,7 @@ class DeliveryStore:
                 Key=unit_key(takeover.sdk_app_id, takeover.msg_key, takeover.unit),
                 UpdateExpression="SET #run = :run, #lease = :lease, #notifications = :notifications, "
                 "#updatedAt = :now REMOVE #orphans",
-                ConditionExpression="#run = :seen AND (#lease < :nowSeconds OR #orphans = :true)",
+                ConditionExpression="#run = :seen AND (#lease <= :nowSeconds OR #orphans = :true)",
                 ExpressionAttributeNames={
                     "#run": "run",
                     "#lease": "lease",
