@@ -386,4 +386,8 @@ def run_mutant(
         return "survived", None
     if code is None or code in (1, 2):  # a crash, failed tests, or a collection error: a caught bug
         return "killed", killer
+    if code == 4:
+        # pytest could not load a conftest the unmutated run loaded with the same arguments: the mutant breaks
+        # an import every test needs (a model pydantic refuses to build), which `make test` reports at once.
+        return "killed", "(conftest import)"
     return "error", None
