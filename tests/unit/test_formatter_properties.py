@@ -12,8 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from offline_push.logic.formatter import ELLIPSIS, MAX_BADGE, NoPush, NoPushReason, prepare
+from offline_push.logic.formatter import MAX_BADGE, NoPush, NoPushReason, prepare
 from offline_push.logic.placeholders import PLACEHOLDERS
+from offline_push.logic.text_fit import ELLIPSIS
 from offline_push.models.job import Language, parse_push_job
 from offline_push.models.notification import MAX_PAYLOAD_BYTES, Notification
 from tests.support.jobs import FACE, FILE, IMAGE, LOCATION, RELAY, SOUND, VIDEO

@@ -17,7 +17,7 @@ in order of precedence (README.md "Push job format" has them with examples):
    receiver unless ``BadgeMode: 1`` / ``IgnoreBadge: 1``. ``ext`` at the top level exactly as given.
 5. The payload fits APNs's 4096 bytes: when it does not, titles and subtitles longer than a line's worth
    are shortened first, then the body, between characters (never inside an emoji sequence) with an
-   ellipsis; then the subtitle and the title give way to the body. ``ext`` is never touched: when it
+   ellipsis (:mod:`offline_push.logic.text_fit`); then the subtitle and the title give way to the body. ``ext`` is never touched: when it
    leaves no room, ``ExtTooLarge``.
 
 Hot path: a group message is formatted once per offline receiver, and receivers differ only by badge
@@ -29,14 +29,12 @@ concatenation.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 from offline_push.logic.placeholders import CALL_INVITATIONS, PLACEHOLDERS
+from offline_push.logic.text_fit import clean, compact_json, fits, shorten
 from offline_push.models.job import (
     SOUND_DEFAULT,
     SOUND_NONE,
@@ -48,7 +46,6 @@ from offline_push.models.job import (
 )
 from offline_push.models.notification import MAX_PAYLOAD_BYTES, Notification, PushType
 
-ELLIPSIS: Final = "…"
 # A title or subtitle is one line on the lock screen: past this many bytes it is cut before the body is.
 TITLE_CAP_BYTES: Final = 256
 # The body keeps at least this much before the subtitle, then the title, give way to it.
@@ -58,18 +55,10 @@ MAX_BADGE: Final = 2**31 - 1
 PRIORITY_IMMEDIATE: Final = 10
 PRIORITY_CONSERVE_POWER: Final = 5
 
-_ELLIPSIS_BYTES = len(ELLIPSIS.encode())
 _ALERT_HEAD = b'{"aps":{"alert":'
 _BADGE_KEY = b',"badge":'
 _BADGE_RESERVE = len(_BADGE_KEY) + len(str(MAX_BADGE))
 _BADGE_CACHE_SIZE = 1024
-# Cluster extension is approximated (combining marks, variation selectors, emoji modifiers, ZWJ and tag
-# sequences, flags); a cluster longer than this is cut on a plain character boundary.
-_MAX_CLUSTER = 64
-_ZWJ = "\u200d"
-
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]').search
 
 
 class NoPushReason(StrEnum):
@@ -203,12 +192,12 @@ def ext_of(job: PushJob) -> str:
 def shown_text(text: str, room: int) -> str:
     """``text`` as a payload shows it: lone surrogates replaced, shortened with an ellipsis to ``room``
     bytes of JSON string when longer."""
-    return _shorten(_clean(text), room) or ""
+    return shorten(clean(text), room) or ""
 
 
 def payload_json(document: dict[str, Any]) -> bytes:
     """The compact UTF-8 JSON every payload is written in."""
-    return _to_json(document).encode()
+    return compact_json(document).encode()
 
 
 def _build(job: PushJob, language: Language, *, with_badge: bool) -> _Variant | NoPush:
@@ -221,7 +210,7 @@ def _build(job: PushJob, language: Language, *, with_badge: bool) -> _Variant | 
     top: dict[str, Any] = {"ext": ext} if ext else {}
 
     if apns is not None and apns.background_notification == 1:
-        payload = _to_json({"aps": {"content-available": 1}, **top}).encode()
+        payload = compact_json({"aps": {"content-available": 1}, **top}).encode()
         if len(payload) > MAX_PAYLOAD_BYTES:
             return _too_large(ext, fits_without_ext=True)
         notification = Notification(
@@ -232,11 +221,11 @@ def _build(job: PushJob, language: Language, *, with_badge: bool) -> _Variant | 
     body = _body(job, language)
     if isinstance(body, NoPush):
         return body
-    title = _clean((apns.title if apns is not None else "") or (opi.title if opi is not None else ""))
-    subtitle = _clean(apns.subtitle) if apns is not None else ""
+    title = clean((apns.title if apns is not None else "") or (opi.title if opi is not None else ""))
+    subtitle = clean(apns.subtitle) if apns is not None else ""
     aps_rest = _aps_options(job, apns, custom)
     if apns is not None and apns.image:
-        top["image"] = _clean(apns.image)
+        top["image"] = clean(apns.image)
 
     limit = MAX_PAYLOAD_BYTES - (_BADGE_RESERVE if with_badge else 0)
     rest = _rest(aps_rest, top)
@@ -259,9 +248,9 @@ def _build(job: PushJob, language: Language, *, with_badge: bool) -> _Variant | 
 def _body(job: PushJob, language: Language) -> str | NoPush:
     opi = job.offline_push_info
     if opi is not None and opi.desc:
-        return _clean(opi.desc)
+        return clean(opi.desc)
     if job.call is not None:  # the alert of a call invitation (a fallback): who calls, audio or video
-        caller = _clean(job.sender_nickname or job.caller)
+        caller = clean(job.sender_nickname or job.caller)
         return CALL_INVITATIONS[language][job.call.media_type].format(caller=caller)
     placeholders = PLACEHOLDERS[language]
     parts: list[str] = []
@@ -277,7 +266,7 @@ def _body(job: PushJob, language: Language) -> str | NoPush:
         length += len(piece)
         if length > MAX_PAYLOAD_BYTES:  # every character costs a byte at least: the rest could never show
             break
-    content = _clean("".join(parts))
+    content = clean("".join(parts))
     if not content:
         if _custom_element(job) is not None:
             return NoPush(
@@ -287,11 +276,11 @@ def _body(job: PushJob, language: Language) -> str | NoPush:
             )
         return NoPush(NoPushReason.EMPTY_CONTENT, "the message has no text to show")
     if job.is_group:
-        name = _clean(job.sender_name_card or job.sender_nickname)
-        group = _clean(job.group_name)
+        name = clean(job.sender_name_card or job.sender_nickname)
+        group = clean(job.group_name)
         label = f"{name}({group})" if group else name
     else:
-        label = _clean(job.sender_nickname)
+        label = clean(job.sender_nickname)
     return f"{label}:{content}" if label else content
 
 
@@ -303,7 +292,7 @@ def _aps_options(job: PushJob, apns: ApnsInfo | None, custom: CustomElem | None)
     else:
         requested = custom.content.sound if custom is not None else ""
     if requested != SOUND_NONE:
-        sound = "default" if requested in ("", SOUND_DEFAULT) else _clean(requested)
+        sound = "default" if requested in ("", SOUND_DEFAULT) else clean(requested)
         if apns is not None and apns.interruption_level == "critical":
             options["sound"] = {"critical": 1, "name": sound, "volume": 1.0}
         else:
@@ -311,7 +300,7 @@ def _aps_options(job: PushJob, apns: ApnsInfo | None, custom: CustomElem | None)
     # Notification Center groups a conversation's notifications together.
     thread = job.group_id if job.is_group else job.from_account
     if thread:
-        options["thread-id"] = _clean(thread)
+        options["thread-id"] = clean(thread)
     if apns is not None and (apns.mutable_content == 1 or apns.image):
         # The image is downloaded by the app's notification service extension, which runs only with this.
         options["mutable-content"] = 1
@@ -352,13 +341,13 @@ def _alert(title: str, subtitle: str, body: str) -> bytes:
     if subtitle:
         alert["subtitle"] = subtitle
     alert["body"] = body
-    return _to_json(alert).encode()
+    return compact_json(alert).encode()
 
 
 def _rest(aps_rest: dict[str, Any], top: dict[str, Any]) -> bytes:
     """Everything after the alert (and badge): the rest of ``aps``, then the top-level keys."""
-    rest = b"," + _to_json(aps_rest).encode()[1:-1] if aps_rest else b""
-    tail = b"," + _to_json(top).encode()[1:-1] if top else b""
+    rest = b"," + compact_json(aps_rest).encode()[1:-1] if aps_rest else b""
+    tail = b"," + compact_json(top).encode()[1:-1] if top else b""
     return rest + b"}" + tail + b"}"
 
 
@@ -368,107 +357,17 @@ def _fit(title: str, subtitle: str, body: str, room: int) -> tuple[str, str, str
     def body_room(t: str, s: str) -> int:
         return room - len(_alert(t, s, ""))
 
-    if _fits(body, body_room(title, subtitle)):
+    if fits(body, body_room(title, subtitle)):
         return title, subtitle, body
     # Long titles first: the lock screen shows one line of each, so the cut costs the reader nothing.
-    title = _shorten(title, TITLE_CAP_BYTES) or ""
-    subtitle = _shorten(subtitle, TITLE_CAP_BYTES) or ""
-    shortened = _shorten(body, body_room(title, subtitle), min_keep=MIN_BODY_BYTES)
+    title = shorten(title, TITLE_CAP_BYTES) or ""
+    subtitle = shorten(subtitle, TITLE_CAP_BYTES) or ""
+    shortened = shorten(body, body_room(title, subtitle), min_keep=MIN_BODY_BYTES)
     if shortened is not None:
         return title, subtitle, shortened
     # Then the subtitle, then the title, make room for the message itself.
     for t, s in ((title, ""), ("", "")):
-        shortened = _shorten(body, body_room(t, s), min_keep=MIN_BODY_BYTES if t else 1)
+        shortened = shorten(body, body_room(t, s), min_keep=MIN_BODY_BYTES if t else 1)
         if shortened is not None:
             return t, s, shortened
     return None
-
-
-def _cost(text: str) -> int:
-    """Bytes ``text`` takes inside a JSON string of the payload."""
-    return len(_to_json(text).encode()) - 2
-
-
-def _fits(text: str, room: int) -> bool:
-    return len(text) <= room and _cost(text) <= room
-
-
-def _shorten(text: str, room: int, *, min_keep: int = 1) -> str | None:
-    """``text`` if it fits ``room`` bytes, else its longest prefix that fits with an ellipsis, cut between
-    characters and never inside a cluster; None when not even ``min_keep`` bytes and the ellipsis fit."""
-    if _fits(text, room):
-        return text
-    budget = room - _ELLIPSIS_BYTES
-    if budget < min_keep or budget <= 0:
-        return None
-    cut = _cluster_start(text, _cut(text, budget))
-    if cut == 0:
-        return None
-    prefix = text[:cut]
-    return (prefix.rstrip() or prefix) + ELLIPSIS
-
-
-def _cut(text: str, budget: int) -> int:
-    """The largest ``k`` such that ``text[:k]`` takes at most ``budget`` bytes in JSON."""
-    text = text[:budget]  # every character takes one byte at least
-    if not _NEEDS_ESCAPE(text):
-        encoded = text.encode()
-        if len(encoded) <= budget:
-            return len(text)
-        # Bytes cut mid-character are dropped by the decoder: what is left is whole characters.
-        return len(encoded[:budget].decode("utf-8", "ignore"))
-    low, high = 0, len(text)  # escapes make the cost of a prefix non-local: search it
-    while low < high:
-        middle = (low + high + 1) // 2
-        if _cost(text[:middle]) <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _extends_cluster(char: str) -> bool:
-    code = ord(char)
-    return (
-        char == _ZWJ
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors (emoji / text presentation)
-        or 0x1F3FB <= code <= 0x1F3FF  # skin-tone modifiers
-        or 0xE0020 <= code <= 0xE007F  # tag sequences (subdivision flags)
-        or 0xE0100 <= code <= 0xE01EF  # variation selectors supplement
-        or unicodedata.category(char) in ("Mn", "Me", "Mc")  # combining marks, keycaps
-    )
-
-
-def _is_regional_indicator(char: str) -> bool:
-    return 0x1F1E6 <= ord(char) <= 0x1F1FF
-
-
-def _cluster_start(text: str, cut: int) -> int:
-    """Move a cut back so that it does not separate an emoji sequence or a character from its marks."""
-    if cut >= len(text):
-        return cut
-    position = cut
-    while position > 0 and cut - position < _MAX_CLUSTER:
-        if _extends_cluster(text[position]) or text[position - 1] == _ZWJ:
-            position -= 1
-            continue
-        if _is_regional_indicator(text[position]) and _is_regional_indicator(text[position - 1]):
-            run = 0
-            while position - 1 - run >= 0 and _is_regional_indicator(text[position - 1 - run]):
-                run += 1
-            if run % 2 == 1:  # text[position - 1] is the first half of a flag
-                position -= 1
-                continue
-        break
-    if position == 0 or cut - position >= _MAX_CLUSTER:
-        return cut  # one cluster longer than the room: cut it, still on a character
-    return position
-
-
-def _clean(text: str) -> str:
-    """Shown text, with lone surrogates (which UTF-8 cannot carry) replaced by U+FFFD."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
