@@ -17,8 +17,8 @@ in order of precedence (README.md "Push job format" has them with examples):
    receiver unless ``BadgeMode: 1`` / ``IgnoreBadge: 1``. ``ext`` at the top level exactly as given.
 5. The payload fits APNs's 4096 bytes: when it does not, titles and subtitles longer than a line's worth
    are shortened first, then the body, between characters (never inside an emoji sequence) with an
-   ellipsis (:mod:`offline_push.logic.text_fit`); then the subtitle and the title give way to the body. ``ext`` is never touched: when it
-   leaves no room, ``ExtTooLarge``.
+   ellipsis (:mod:`offline_push.logic.text_fit`); then the subtitle and the title give way to the body.
+   ``ext`` is never touched: when it leaves no room, ``ExtTooLarge``.
 
 Hot path: a group message is formatted once per offline receiver, and receivers differ only by badge
 (and perhaps placeholder language). :class:`PreparedPush` does all the work once per job and language and
