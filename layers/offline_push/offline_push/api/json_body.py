@@ -32,7 +32,7 @@ JSON_MEDIA_TYPE = "application/json"
 
 def require_json_content_type(event: BaseProxyEvent) -> None:
     """415 unless the request says ``application/json`` (with no charset, or ``charset=utf-8``)."""
-    header = event.headers.get("content-type") or event.headers.get("Content-Type") or ""
+    header = event.headers.get("content-type") or ""  # Powertools' headers ignore case
     media_type, *parameters = (part.strip() for part in header.split(";"))
     charsets = [
         value.strip().strip('"').lower()
