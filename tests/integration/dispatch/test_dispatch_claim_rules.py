@@ -7,86 +7,35 @@ Moto for AWS, the APNs sandbox over a real TLS socket; another run's take-over g
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
 from local.apns_sandbox import Fault, FaultKind
-from offline_push.apns import run_in_warm_loop
 from offline_push.dal.delivery_store import DeliveryStore
-from offline_push.logic.dispatch import Dispatcher, QueueRecord
+from offline_push.logic.dispatch import Dispatcher
 from offline_push.models.delivery import DeliveryKey, UnitTakeOver
 from tests.support.certificates import SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
+from tests.support.dispatch_control import (
+    NOW,
+    Clock,
+    Crash,
+    before,
+    down,
+    iso,
+    raise_,
+    reads_run_markers,
+    record,
+)
 from tests.support.jobs import GROUP, MSG_KEY, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
-NOW = 1_795_000_000.0
 # A run with 30 s left leases its claims until now + 30 s + the 30 s margin.
 REMAINING = 30
 LEASE = int(NOW) + 60
-
-
-class Clock:
-    """Wall-clock seconds that the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Crash(Exception):
-    """The function dying mid-run: nothing after it happens."""
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness, clock: Clock) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=clock)
-    yield built
-    run_in_warm_loop(built.apns.close())
-
-
-def before(client: Any, operation: str, action: Any, when: Any) -> None:
-    """Run ``action`` (which may raise) before ``client``'s next ``operation`` whose parameters match."""
-    service = client.meta.service_model.service_id.hyphenize()
-    event = f"provide-client-params.{service}.{operation}"
-
-    def hook(params: dict[str, Any], **_: Any) -> None:
-        if when(params):
-            client.meta.events.unregister(event, unique_id="before")
-            action(params)
-
-    client.meta.events.register(event, hook, unique_id="before")
-
-
-def raise_(error: Exception) -> Any:
-    def action(params: dict[str, Any]) -> None:
-        raise error
-
-    return action
-
-
-def down(operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, operation)
-
-
-def reads_run_markers(params: dict[str, Any]) -> bool:
-    [request] = params["RequestItems"].values()
-    return all(str(key["pk"]["S"]).startswith("run#") for key in request["Keys"])
 
 
 def reads_deliveries(params: dict[str, Any]) -> bool:
@@ -103,10 +52,6 @@ def quiet_group(users: list[str]) -> dict[str, Any]:
     return job_dict(GROUP, To_Account=users, OfflinePushInfo={"ApnsInfo": {"BadgeMode": 1}})
 
 
-def record(message_id: str, job: dict[str, Any]) -> QueueRecord:
-    return QueueRecord(message_id, json.dumps(job))
-
-
 def crashed_before_sending(harness: DispatchHarness, dispatcher: Dispatcher, job: dict[str, Any]) -> None:
     """A run that claimed ``job``'s unit (and counted its badges) and died before sending anything."""
 
@@ -121,12 +66,6 @@ def crashed_before_sending(harness: DispatchHarness, dispatcher: Dispatcher, job
     with pytest.raises(Crash):
         dispatcher.dispatch([record("first", job)], remaining_seconds=REMAINING)
     assert harness.received() == []
-
-
-def iso(seconds: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 def test_a_job_whose_unit_finished_is_counted_as_duplicates_and_sends_nothing(

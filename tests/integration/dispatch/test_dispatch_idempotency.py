@@ -4,47 +4,18 @@ and sending and between sending and recording."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
-from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
+from tests.support.dispatch_control import Clock, Crash
 from tests.support.jobs import GROUP, MSG_KEY, ONE_TO_ONE, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-class Clock:
-    """Wall-clock seconds that the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_795_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Crash(Exception):
-    """The function dying mid-run (a timeout, out of memory): nothing after it happens."""
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness, clock: Clock) -> Iterator[Dispatcher]:
-    """A dispatcher as the function builds it, on a clock the test controls."""
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=clock)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def crash_on(client: Any, operation: str, when: Any = lambda params: True) -> None:

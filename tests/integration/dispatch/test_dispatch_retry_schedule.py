@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,17 +19,10 @@ from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
+from tests.support.dispatch_control import Clock
 from tests.support.jobs import GROUP, MSG_KEY, ONE_TO_ONE, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_795_000_000.25
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class MidpointRandom(random.Random):
@@ -42,14 +34,7 @@ class MidpointRandom(random.Random):
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness, clock: Clock) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=clock)
-    yield built
-    run_in_warm_loop(built.apns.close())
+    return Clock(1_795_000_000.25)
 
 
 def only_delivery(harness: DispatchHarness, user: str) -> dict[str, Any]:

@@ -10,28 +10,34 @@ the store."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
 from local.apns_sandbox import Fault, FaultKind
-from offline_push.apns import run_in_warm_loop
 from offline_push.dal.delivery_store import DeliveryStore
-from offline_push.logic.dispatch import Dispatcher, QueueRecord
+from offline_push.logic.dispatch import Dispatcher
 from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.delivery import Delivery, DeliveryKey, TakeOver
 from tests.support.certificates import SDK_APP_ID
 from tests.support.dispatch import DispatchHarness
+from tests.support.dispatch_control import (
+    NOW,
+    Clock,
+    Crash,
+    always,
+    before,
+    down,
+    iso,
+    raise_,
+    reads_run_markers,
+    record,
+)
 from tests.support.jobs import GROUP, MSG_KEY, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
-NOW = 1_795_000_000.0
 # A run with 30 s left leases its claims until now + 30 s + the 30 s margin.
 REMAINING = 30
 LEASE = int(NOW) + 60
@@ -39,78 +45,9 @@ FIRST = job_dict(GROUP, To_Account=["vinson"])
 RESENT = job_dict(GROUP, To_Account=["vinson", "mum"])
 
 
-class Clock:
-    """Wall-clock seconds that the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Crash(Exception):
-    """The function dying mid-run: nothing after it happens."""
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness, clock: Clock) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=clock)
-    yield built
-    run_in_warm_loop(built.apns.close())
-
-
-def before(client: Any, operation: str, action: Any, when: Any) -> None:
-    """Run ``action`` (which may raise) before ``client``'s next ``operation`` whose parameters match."""
-    service = client.meta.service_model.service_id.hyphenize()
-    event = f"provide-client-params.{service}.{operation}"
-
-    def hook(params: dict[str, Any], **_: Any) -> None:
-        if when(params):
-            client.meta.events.unregister(event, unique_id="before")
-            action(params)
-
-    client.meta.events.register(event, hook, unique_id="before")
-
-
-def raise_(error: Exception) -> Any:
-    def action(params: dict[str, Any]) -> None:
-        raise error
-
-    return action
-
-
-def down(operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, operation)
-
-
-def always(params: dict[str, Any]) -> bool:
-    return True
-
-
 def on_delivery_item(params: dict[str, Any]) -> bool:
     key = params["Key"] if "Key" in params else params["Item"]
     return str(key["pk"]["S"]).startswith("m#")
-
-
-def reads_run_markers(params: dict[str, Any]) -> bool:
-    [request] = params["RequestItems"].values()
-    return all(str(key["pk"]["S"]).startswith("run#") for key in request["Keys"])
-
-
-def record(message_id: str, job: dict[str, Any]) -> QueueRecord:
-    return QueueRecord(message_id, json.dumps(job))
-
-
-def iso(seconds: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 def first_job_delivered(harness: DispatchHarness) -> dict[str, str]:

@@ -6,47 +6,21 @@ retries the queue refused are not lost."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
 from local.apns_sandbox import Fault, FaultKind
-from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.delivery import DeliveryKey
 from tests.support.certificates import SDK_APP_ID, counting_calls
 from tests.support.dispatch import DispatchHarness
+from tests.support.dispatch_control import Clock, Crash
 from tests.support.jobs import GROUP, MSG_KEY, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_795_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Crash(Exception):
-    """The function dying mid-run: nothing after it happens."""
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness, clock: Clock) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=clock)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def fail_on(client: Any, operation: str, error: Exception, when: Any = lambda params: True) -> None:
