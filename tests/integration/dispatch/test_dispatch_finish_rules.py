@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
-from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from tests.integration.dispatch.test_dispatch_log_rules import NOT_COMPLETED, fail, lines
 from tests.support.certificates import SDK_APP_ID
@@ -21,13 +18,6 @@ from tests.support.jobs import ONE_TO_ONE, job_dict
 from tests.support.logs import captured_logs
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=lambda: 1_795_000_000.0)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def is_run_marker(params: dict[str, Any]) -> bool:

@@ -6,13 +6,10 @@ listed after it from being pushed. Moto for AWS, the APNs sandbox over a real TL
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
 from local.apple_pki import PushCertificateKind
-from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.credential import PushKind
 from tests.support.dispatch import DispatchHarness
@@ -21,13 +18,6 @@ from tests.support.jobs import GROUP, job_dict
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 CALL = {"CallId": "call-7f3a", "MediaType": "audio"}
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=lambda: 1_795_000_000.0)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def test_receivers_without_a_device_or_a_pushkit_token_are_counted_and_the_next_receivers_still_ring(

@@ -4,14 +4,11 @@ the one log line that sums it up."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
-from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from offline_push.models.credential import ApnsEnvironment
 from offline_push.models.delivery import DeliveryKey
@@ -24,13 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 NOW = 1_795_000_000.0
 STAGES = {"parse", "registrations", "claims", "badges", "credentials", "send", "record"}
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=lambda: NOW)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def test_a_runs_claim_holds_for_its_remaining_time_plus_the_margin_and_its_summary_is_logged(

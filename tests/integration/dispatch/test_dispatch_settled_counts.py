@@ -5,7 +5,6 @@ retryable answer on the last attempt is counted as retries exhausted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,13 +17,6 @@ from tests.support.dispatch import DispatchHarness
 from tests.support.jobs import GROUP, ONE_TO_ONE, job_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=lambda: 1_795_000_000.0)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def test_a_notification_without_its_certificate_is_counted_and_the_next_ones_still_are(

@@ -5,14 +5,11 @@ orphaned retries could not be marked says so with its run."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from functions.dispatch.app import DispatchSettings, build_dispatcher
 from local.apns_sandbox import Fault, FaultKind
-from offline_push.apns import run_in_warm_loop
 from offline_push.logic.dispatch import Dispatcher, QueueRecord
 from tests.integration.dispatch.test_dispatch_log_rules import fail, lines
 from tests.support.dispatch import DispatchHarness
@@ -24,13 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 NOW = 1_795_000_000.0
 NOT_RECORDED = "outcomes not recorded"
 NOT_MARKED = "orphaned retries not marked on their unit"
-
-
-@pytest.fixture
-def dispatcher(harness: DispatchHarness) -> Iterator[Dispatcher]:
-    built = build_dispatcher(DispatchSettings.from_environ(), clock=lambda: NOW)
-    yield built
-    run_in_warm_loop(built.apns.close())
 
 
 def quiet_group(users: list[str]) -> str:
