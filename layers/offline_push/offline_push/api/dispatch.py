@@ -30,7 +30,6 @@ def publish_metrics(report: BatchReport, metrics: Metrics) -> None:
     """One metric per outcome (``Delivered``, ``NotDelivered``, ``RetryScheduled``, ``NoPush``, ...), with a
     ``reason`` dimension where the outcome has reasons (Apple's, the formatter's or the dispatcher's)."""
     metrics.add_metric(name="QueueMessages", unit=MetricUnit.Count, value=report.messages)
-    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE")
     service = os.environ.get("POWERTOOLS_SERVICE_NAME", "offline-push")
     for (outcome, reason), count in sorted(report.counts.items()):
         if not reason or is_metrics_disabled():  # single_metric prints even when metrics are disabled
@@ -39,8 +38,7 @@ def publish_metrics(report: BatchReport, metrics: Metrics) -> None:
         with single_metric(
             name=outcome,
             unit=MetricUnit.Count,
-            value=count,
-            namespace=namespace,
+            value=count,  # the namespace: Powertools reads POWERTOOLS_METRICS_NAMESPACE, as for `metrics`
             default_dimensions={"service": service},
         ) as metric:
             metric.add_dimension(name="reason", value=reason)
