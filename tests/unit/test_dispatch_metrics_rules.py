@@ -79,3 +79,20 @@ def test_the_reason_metrics_follow_the_service_name_and_namespace_given(
             "values": {"RetryScheduled": [1.0]},
         }
     ]
+
+
+def test_nothing_is_printed_when_metrics_are_disabled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given metrics disabled (POWERTOOLS_METRICS_DISABLED), and a run with a reason and without
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    report = BatchReport(run="run-1", messages=2)
+    report.count("Delivered")
+    report.count("NotDelivered", "Unregistered")
+    metrics = Metrics(namespace="OfflinePush", service="offline-push")
+
+    publish_metrics(report, metrics)
+    metrics.flush_metrics()
+
+    # Then no EMF line: Powertools' single metrics would print even then, so reasons are not sent as such
+    assert capsys.readouterr().out == ""
