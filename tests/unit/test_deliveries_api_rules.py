@@ -27,6 +27,8 @@ def _cursor(document: Any) -> str:
 
 def test_a_message_key_is_url_decoded_and_1_to_256_characters() -> None:
     assert parse_msg_key("story%205") == "story 5"
+    assert parse_msg_key("k") == "k"
+    assert parse_msg_key("%20") == " "
     assert parse_msg_key("k" * 256) == "k" * 256
     for raw in ("", "k" * 257):
         with pytest.raises(InvalidRequest) as refused:
