@@ -3,46 +3,16 @@ kind the certificate serves and every kind the new file cannot serve."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from offline_push.errors import PushKindsNarrowed
 from offline_push.logic.certificates import check_rotation
-from offline_push.models.certificate import CertificateRecord, CredentialType, NewCredential
-from offline_push.models.credential import ApnsEnvironment, PushKind
-from tests.support.certificates import BUNDLE_ID
+from offline_push.models.credential import PushKind
+from tests.support.certificate_records import certificate_record, replacement_credential
 
-NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 ALERT = (PushKind.ALERT,)
 VOIP = (PushKind.VOIP,)
 BOTH = (PushKind.ALERT, PushKind.VOIP)
-
-
-def _record(push_kinds: tuple[PushKind, ...]) -> CertificateRecord:
-    return CertificateRecord(
-        sdk_app_id=1400000001,
-        business_id=3,
-        name="Calls",
-        type=CredentialType.P12,
-        bundle_id=BUNDLE_ID,
-        environment=ApnsEnvironment.PRODUCTION,
-        created_at=NOW,
-        updated_at=NOW,
-        object_key="k",
-        push_kinds=push_kinds,
-    )
-
-
-def _replacement(push_kinds: tuple[PushKind, ...]) -> NewCredential:
-    return NewCredential(
-        type=CredentialType.P12,
-        name="Calls",
-        environment=ApnsEnvironment.PRODUCTION,
-        bundle_id=BUNDLE_ID,
-        content=b"p12",
-        push_kinds=push_kinds,
-    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +44,7 @@ def test_a_narrowing_rotation_is_refused_naming_the_kinds_served_and_lost(
 ) -> None:
     # Given a certificate serving `current`; When a file serving only `replacement` would replace it
     with pytest.raises(PushKindsNarrowed) as refused:
-        check_rotation(_record(current), _replacement(replacement))
+        check_rotation(certificate_record(current), replacement_credential(replacement))
 
     # Then the 409 names every kind the certificate serves and each one the new file cannot serve
     assert (refused.value.status, refused.value.code, refused.value.message) == (

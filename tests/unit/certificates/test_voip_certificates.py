@@ -13,10 +13,10 @@ from cryptography.x509.oid import NameOID
 from local.apple_pki import PushCertificateKind
 from offline_push.errors import NotApnsCertificate, PushKindsNarrowed
 from offline_push.logic.certificates import CertificateUpload, check_rotation, verify_upload
-from offline_push.models.certificate import CertificateRecord, CredentialType, NewCredential
-from offline_push.models.credential import ApnsEnvironment, PushKind, topic_for
+from offline_push.models.credential import PushKind, topic_for
 from offline_push.push_credentials import PushCertificateKind as Kind
 from offline_push.push_credentials import listed_topics, push_certificate_kind, push_identity
+from tests.support.certificate_records import certificate_record, replacement_credential
 from tests.support.certificates import BUNDLE_ID, KEY_ID, PASSWORD, TEAM_ID, p8_key, pki, push_certificate
 
 NOW = dt.datetime.now(dt.UTC)
@@ -40,32 +40,6 @@ def _p8(bundle_id: str) -> CertificateUpload:
         key_id=KEY_ID,
         team_id=TEAM_ID,
         bundle_id=bundle_id,
-    )
-
-
-def _record(push_kinds: tuple[PushKind, ...]) -> CertificateRecord:
-    return CertificateRecord(
-        sdk_app_id=1400000001,
-        business_id=3,
-        name="Calls",
-        type=CredentialType.P12,
-        bundle_id=BUNDLE_ID,
-        environment=ApnsEnvironment.PRODUCTION,
-        created_at=NOW,
-        updated_at=NOW,
-        object_key="k",
-        push_kinds=push_kinds,
-    )
-
-
-def _replacement(push_kinds: tuple[PushKind, ...]) -> NewCredential:
-    return NewCredential(
-        type=CredentialType.P12,
-        name="Calls",
-        environment=ApnsEnvironment.PRODUCTION,
-        bundle_id=BUNDLE_ID,
-        content=b"p12",
-        push_kinds=push_kinds,
     )
 
 
@@ -142,10 +116,10 @@ def test_a_rotation_keeps_every_push_kind_the_certificate_served(
     current: tuple[PushKind, ...], replacement: tuple[PushKind, ...], allowed: bool
 ) -> None:
     if allowed:
-        check_rotation(_record(current), _replacement(replacement))
+        check_rotation(certificate_record(current), replacement_credential(replacement))
         return
     with pytest.raises(PushKindsNarrowed) as refused:
-        check_rotation(_record(current), _replacement(replacement))
+        check_rotation(certificate_record(current), replacement_credential(replacement))
     assert (refused.value.status, refused.value.code) == (409, "PushKindsNarrowed")
 
 
