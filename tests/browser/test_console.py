@@ -218,6 +218,8 @@ def test_a_user_whose_token_apns_refused_is_told_when_and_why_it_was_removed(
     open_app(page)
     add_certificate(page, world, name="Chat dev two", password=PASSWORD)
     expect(page.get_by_role("status")).to_contain_text("added")
+    # The notice can show before the table is drawn again: wait for its row before reading the IDs
+    expect(page.get_by_role("row").filter(has_text="Chat dev two")).to_be_visible()
     business_id = max(int(text) for text in page.get_by_test_id("business-id").all_inner_texts())
     world.admin(
         "PUT", f"/v1/apps/{SDK_APP_ID}/settings", {"userAuth": {"algorithm": "HS256", "secret": USER_SECRET}}
